@@ -1,0 +1,45 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Layers, bottom to top; nothing imports a layer above it:
+// CXenStore (C shim) → XenStore → PCIStoreSchema → PCIStore → pcistore-cli.
+let package = Package(
+    name: "pcistore",
+    products: [
+        .library(name: "XenStore", targets: ["XenStore"]),
+        .library(name: "PCIStoreSchema", targets: ["PCIStoreSchema"]),
+        .library(name: "PCIStore", targets: ["PCIStore"]),
+        .executable(name: "pcistore", targets: ["pcistore-cli"]),
+        .executable(name: "xenstore-bench", targets: ["XenStoreBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CXenStore",
+            pkgConfig: "xenstore",
+            providers: [.apt(["libxen-dev"])]
+        ),
+        .target(name: "XenStore", dependencies: ["CXenStore"]),
+        .target(name: "PCIStoreSchema", dependencies: ["XenStore"]),
+        .target(name: "PCIStore", dependencies: ["PCIStoreSchema", "XenStore"]),
+        .executableTarget(
+            name: "pcistore-cli",
+            dependencies: [
+                "PCIStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "XenStoreBench",
+            dependencies: ["XenStore"],
+            path: "Benchmarks/XenStoreBench"
+        ),
+        .testTarget(name: "XenStoreTests", dependencies: ["XenStore"]),
+        .testTarget(name: "PCIStoreSchemaTests", dependencies: ["PCIStoreSchema"]),
+        .testTarget(name: "PCIStoreTests", dependencies: ["PCIStore"]),
+        .testTarget(name: "CLITests", dependencies: ["XenStore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

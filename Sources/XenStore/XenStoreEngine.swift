@@ -1,0 +1,131 @@
+import Synchronization
+
+/// An in-memory XenStore with cxenstored's semantics, optionally kept in a file.
+///
+/// `connect(as:)` hands out connections acting as a domain: dom0's are
+/// privileged, others are held to permissions and `quotas`. With a file, every
+/// operation runs under the file's lock, first picking up what other processes
+/// committed (firing this process's watches for the nodes that changed) and,
+/// when it changed something, writing the whole store back atomically.
+public final class XenStoreEngine: Sendable {
+    let state: Mutex<EngineState>
+    let file: EngineFile?
+    private let loaded: Mutex<EngineFile.Stamp?>
+
+    /// A store that lives as long as this object.
+    public init(quotas: XenStoreQuotas = .cxenstored) {
+        state = Mutex(EngineState(quotas: quotas))
+        file = nil
+        loaded = Mutex(nil)
+    }
+
+    /// A store kept in `path` (created on first write). A file that does not
+    /// parse is an error, never silently replaced.
+    public init(persistingTo path: String, quotas: XenStoreQuotas = .cxenstored) throws(XenStoreError) {
+        let file = try EngineFile(path: path)
+        self.file = file
+        var initial = EngineState(quotas: quotas)
+        let stamp: EngineFile.Stamp? = try file.locked { () throws(XenStoreError) -> EngineFile.Stamp? in
+            guard let bytes = try file.load() else { return nil }
+            initial.adopt(try EngineSnapshot(decoding: bytes))
+            return file.stamp()
+        }
+        state = Mutex(initial)
+        loaded = Mutex(stamp)
+    }
+
+    /// A new connection acting as `domain`.
+    public func connect(as domain: DomID = .dom0) -> any XenStoreConnection {
+        let id = state.withLock { st in
+            let id = st.nextConnection
+            st.nextConnection += 1
+            st.connections[id] = EngineState.Connection(domain: domain)
+            return id
+        }
+        return EngineConnection(engine: self, id: id, domain: domain)
+    }
+
+    /// The whole store in the engine's file format (what a persistent engine writes).
+    public func snapshot() -> [UInt8] {
+        state.withLock { $0.snapshot.encoded() }
+    }
+
+    /// Runs one operation under the lock(s); maps the engine's errno to a typed error.
+    func perform<T: Sendable>(_ operation: XenStoreError.Operation, _ path: XenStorePath?,
+                              _ body: (inout EngineState) throws(XenStoreError.Code) -> T) throws(XenStoreError) -> T {
+        var outcome: Result<T, XenStoreError> = .failure(XenStoreError(.ioError, operation))
+        var finished: [AsyncStream<XenStoreWatchEvent>.Continuation] = []
+        state.withLock { st in
+            if let file {
+                outcome = file.locked { () -> Result<T, XenStoreError> in
+                    do throws(XenStoreError) {
+                        try refresh(&st, file)
+                        let before = st.persistentRevision
+                        let r = Self.run(operation, path, &st, body)
+                        if st.persistentRevision != before {
+                            try file.save(st.snapshot.encoded())
+                            loaded.withLock { $0 = file.stamp() }
+                        }
+                        return r
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            } else {
+                outcome = Self.run(operation, path, &st, body)
+            }
+            finished = st.finished
+            st.finished = []
+        }
+        for c in finished { c.finish() }
+        return try outcome.get()
+    }
+
+    private static func run<T>(_ operation: XenStoreError.Operation, _ path: XenStorePath?, _ st: inout EngineState,
+                               _ body: (inout EngineState) throws(XenStoreError.Code) -> T) -> Result<T, XenStoreError> {
+        do {
+            return .success(try body(&st))
+        } catch {
+            return .failure(XenStoreError(error, operation, path: path?.rawValue))
+        }
+    }
+
+    /// Picks up another process's commit, if there was one since our last look.
+    private func refresh(_ st: inout EngineState, _ file: EngineFile) throws(XenStoreError) {
+        let now = file.stamp()
+        guard now != loaded.withLock({ $0 }) else { return }
+        if let bytes = try file.load() {
+            st.adopt(try EngineSnapshot(decoding: bytes), notify: true)
+        }
+        loaded.withLock { $0 = now }
+    }
+}
+
+extension EngineState {
+    /// What a file holds; connections, watches and open transactions stay in memory.
+    var snapshot: EngineSnapshot {
+        EngineSnapshot(nodes: nodes, generation: generation, domains: introduced, specialPermissions: specialPermissions)
+    }
+
+    /// Changes only when something a file must keep changed.
+    var persistentRevision: [UInt64] {
+        [generation, UInt64(introduced.count), UInt64(truncatingIfNeeded: specialPermissions.description.hashValue)]
+    }
+
+    /// Replaces the data with `snapshot`; with `notify`, every node whose
+    /// generation or presence differs fires the watches set on it exactly.
+    mutating func adopt(_ snapshot: EngineSnapshot, notify: Bool = false) {
+        let old = nodes
+        nodes = snapshot.nodes
+        generation = max(generation, snapshot.generation)
+        introduced = snapshot.domains
+        specialPermissions.merge(snapshot.specialPermissions) { $1 }
+        recountEntries()
+        guard notify else { return }
+        let ctx = Context(connection: 0, domain: .dom0, transaction: nil)
+        for path in Set(old.keys).union(nodes.keys).sorted()
+        where old[path]?.generation != nodes[path]?.generation {
+            fireWatches(path, exact: true, ctx, node: nodes[path] ?? old[path])
+        }
+    }
+}
