@@ -36,10 +36,13 @@ let package = Package(
             dependencies: ["XenStore"],
             path: "Benchmarks/XenStoreBench"
         ),
-        .testTarget(name: "XenStoreTests", dependencies: ["XenStore"]),
+        // Starts the real xenstored (scripts/xenstored) and hands out fixtures
+        // for both backends; shared by every test target.
+        .target(name: "XenStoreTestSupport", dependencies: ["XenStore"], path: "Tests/Support"),
+        .testTarget(name: "XenStoreTests", dependencies: ["XenStore", "XenStoreTestSupport"]),
         .testTarget(name: "PCIStoreSchemaTests", dependencies: ["PCIStoreSchema"]),
-        .testTarget(name: "PCIStoreTests", dependencies: ["PCIStore"]),
-        .testTarget(name: "CLITests", dependencies: ["XenStore"]),
+        .testTarget(name: "PCIStoreTests", dependencies: ["PCIStore", "XenStoreTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["XenStore", "XenStoreTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -312,6 +312,8 @@ struct EngineState: Sendable {
 
     mutating func setPermissions(_ path: String, _ p: XenStorePermissions, _ ctx: Context) throws(XenStoreError.Code) {
         if !ctx.privileged && 1 + p.entries.count > quotas.permissionsPerNode { throw .noSpace }
+        // `domain_alloc_permrefs`: an owner the store has never heard of is refused.
+        guard introduced.contains(p.owner) else { throw .notFound }
         if path.hasPrefix("@") {
             guard let current = specialPermissions[path] else { throw .invalidArgument }
             guard Self.rights(ctx, current).isSuperset(of: [.write, .owner]) else { throw .accessDenied }

@@ -102,7 +102,8 @@ public struct XenStoreError: Error, Sendable, Hashable, CustomStringConvertible 
 
         /// `catch XenStoreError.Code.notFound` style matching on an error.
         public static func ~= (code: Code, error: any Error) -> Bool {
-            (error as? XenStoreError)?.code == code
+            if let c = error as? Code { return c == code }
+            return (error as? XenStoreError)?.code == code
         }
     }
 
