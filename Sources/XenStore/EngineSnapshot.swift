@@ -28,46 +28,10 @@ struct EngineSnapshot: Sendable, Equatable {
         var stack = ["/"]
         while let path = stack.popLast() {
             guard let node = nodes[path] else { continue }
-            out += "node \(path) \(node.permissions) \(node.generation) \"\(Self.escape(node.value))\"\n"
+            out += "node \(path) \(node.permissions) \(node.generation) \"\(XenStoreText.escape(node.value))\"\n"
             stack.append(contentsOf: node.children.reversed().map { EngineState.child(path, $0) })
         }
         return Array(out.utf8)
-    }
-
-    static func escape(_ bytes: [UInt8]) -> String {
-        var s = ""
-        for b in bytes {
-            switch b {
-            case UInt8(ascii: "\\"): s += "\\\\"
-            case UInt8(ascii: "\""): s += "\\\""
-            case UInt8(ascii: "\n"): s += "\\n"
-            case UInt8(ascii: "\t"): s += "\\t"
-            case 0x20..<0x7f: s.unicodeScalars.append(Unicode.Scalar(b))
-            default:
-                s += "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16)
-            }
-        }
-        return s
-    }
-
-    static func unescape(_ text: Substring) -> [UInt8]? {
-        var out: [UInt8] = []
-        var it = text.utf8.makeIterator()
-        while let b = it.next() {
-            guard b == UInt8(ascii: "\\") else { out.append(b); continue }
-            switch it.next() {
-            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\"))
-            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\""))
-            case UInt8(ascii: "n"): out.append(UInt8(ascii: "\n"))
-            case UInt8(ascii: "t"): out.append(UInt8(ascii: "\t"))
-            case UInt8(ascii: "x"):
-                guard let h = it.next(), let l = it.next(),
-                      let v = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16) else { return nil }
-                out.append(v)
-            default: return nil
-            }
-        }
-        return out
     }
 
     /// Parses a file; any malformed line is an error naming its line number,
@@ -101,7 +65,7 @@ struct EngineSnapshot: Sendable, Equatable {
                 } catch { throw bad(n, "bad permissions: \(error)") }
             case "node":
                 guard let quote = line.firstIndex(of: "\""), line.last == "\"", line.index(before: line.endIndex) > quote,
-                      let value = Self.unescape(line[line.index(after: quote)..<line.index(before: line.endIndex)])
+                      let value = XenStoreText.unescape(line[line.index(after: quote)..<line.index(before: line.endIndex)])
                 else { throw bad(n, "bad value") }
                 let head = line[..<quote].split(separator: " ")
                 guard head.count >= 4, let gen = UInt64(head.last!) else { throw bad(n, "bad node line") }
