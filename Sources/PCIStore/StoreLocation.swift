@@ -65,13 +65,15 @@ public enum StoreLocation: Equatable, Sendable, CustomStringConvertible {
     public func open(environment: [String: String]) throws(XenStoreError) -> Opened {
         switch self {
         case .xenstore:
-            return Opened(connection: try LibXenStoreConnection(), location: self, fallbackNotice: nil)
+            return Opened(connection: try LibXenStoreConnection(socketPath: environment["XENSTORED_PATH"]),
+                          location: self, fallbackNotice: nil)
         case .file(let path):
             try Self.makeParentDirectory(of: path)
             return Opened(connection: try XenStoreEngine(persistingTo: path).connect(), location: self, fallbackNotice: nil)
         case .automatic:
             do {
-                return Opened(connection: try LibXenStoreConnection(), location: .xenstore, fallbackNotice: nil)
+                return Opened(connection: try LibXenStoreConnection(socketPath: environment["XENSTORED_PATH"]),
+                              location: .xenstore, fallbackNotice: nil)
             } catch where error.code == .unreachable {
                 let path = Self.defaultFile(environment: environment)
                 let opened = try StoreLocation.file(path).open(environment: environment)

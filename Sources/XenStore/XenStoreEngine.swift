@@ -112,8 +112,11 @@ extension EngineState {
         [generation, UInt64(introduced.count), UInt64(truncatingIfNeeded: specialPermissions.description.hashValue)]
     }
 
-    /// Replaces the data with `snapshot`; with `notify`, every node whose
-    /// generation or presence differs fires the watches set on it exactly.
+    /// Replaces the data with `snapshot`; with `notify`, fires what another
+    /// process's changes would have fired here: every node created, removed or
+    /// given a new value or permissions (a parent whose child list alone
+    /// changed is silent, as in cxenstored); below a removed node only exact
+    /// watches hear of it.
     mutating func adopt(_ snapshot: EngineSnapshot, notify: Bool = false) {
         let old = nodes
         nodes = snapshot.nodes
@@ -123,9 +126,12 @@ extension EngineState {
         recountEntries()
         guard notify else { return }
         let ctx = Context(connection: 0, domain: .dom0, transaction: nil)
-        for path in Set(old.keys).union(nodes.keys).sorted()
-        where old[path]?.generation != nodes[path]?.generation {
-            fireWatches(path, exact: true, ctx, node: nodes[path] ?? old[path])
+        for path in Set(old.keys).union(nodes.keys).sorted() {
+            let before = old[path], after = nodes[path]
+            if before?.generation == after?.generation { continue }
+            if let before, let after, before.value == after.value, before.permissions == after.permissions { continue }
+            let parentGone = path != "/" && after == nil && nodes[Self.parent(of: path)] == nil
+            fireWatches(path, exact: parentGone, ctx, node: after ?? before, oldPermissions: before?.permissions)
         }
     }
 }
