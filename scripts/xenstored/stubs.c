@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,7 +258,21 @@ int openat64(int dirfd, const char *path, int flags, ...)
 
 __attribute__((constructor)) static void stubs_init(void)
 {
+	sigset_t none;
+
 	doms[0].exists = 1; /* dom0 always exists */
+
+	/*
+	 * A daemon started from a test runner inherits that thread's signal
+	 * mask (dispatch and Swift's executors block SIGTERM), and SIG_IGN
+	 * dispositions survive exec too: then `stop` would need SIGKILL.
+	 * Give xenstored the clean slate an init system would.
+	 */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 }
 
 xc_interface *xc_interface_open(xentoollog_logger *logger,
