@@ -141,7 +141,11 @@ public struct DatabaseImage: Hashable, Sendable {
         var out: [SchemaViolation] = []
         for (a, r) in devices.sorted(by: { $0.key < $1.key }) where r.state == .assigned && !r.splitOverride {
             for peer in peers(of: a) where peer != a {
-                let p = devices[peer]!
+                guard let p = devices[peer] else {
+                    out.append(SchemaViolation(path: PCIStoreLayout.device(a).rawValue,
+                                               "assigned, but \(peer) of its slot or IOMMU group is not in the database"))
+                    continue
+                }
                 if p.domain != r.domain {
                     out.append(SchemaViolation(path: PCIStoreLayout.device(a).rawValue,
                                                "assigned to domain \(r.domain!) but \(peer) (same slot or IOMMU group) is \(p.domain.map { "with domain \($0)" } ?? p.state.rawValue)"))
@@ -151,16 +155,9 @@ public struct DatabaseImage: Hashable, Sendable {
         return out
     }
 
-    /// The devices that must go to a domain together with `a`: the other
-    /// functions of its slot and the members of its IOMMU group.
+    /// The devices that must go to a domain together with `a`.
     public func peers(of a: SBDF) -> [SBDF] {
-        guard let r = devices[a] else { return [] }
-        var set: Set<SBDF> = [a]
-        for (b, other) in devices {
-            if b.slotName == a.slotName { set.insert(b) }
-            if let g = r.topology.iommuGroup, other.topology.iommuGroup == g, b.segment == a.segment { set.insert(b) }
-        }
-        return set.sorted()
+        devices[a]?.peers ?? [a]
     }
 
     /// `xenstore-ls -f` form: `path = "value"`, one node a line.

@@ -108,6 +108,15 @@ public struct DeviceRecord: Hashable, Sendable {
                   splitOverride: nodes["override"] != nil)
     }
 
+    /// The functions that go to a domain together with this one: every
+    /// function of its slot and every member of its IOMMU group, itself included.
+    public var peers: [SBDF] {
+        var set = Set(topology.groupMembers)
+        for f in topology.slotFunctions { if let p = try? address.withFunction(f) { set.insert(p) } }
+        set.insert(address)
+        return set.sorted()
+    }
+
     /// The rules a single record must keep; the database checks them before
     /// every commit and `check` reports them.
     public var problems: [String] {
@@ -122,6 +131,7 @@ public struct DeviceRecord: Hashable, Sendable {
         }
         if splitOverride && state != .assigned { p.append("override recorded on a device that is not assigned") }
         if !topology.slotFunctions.contains(address.function) { p.append("slot-functions lacks its own function \(address.function)") }
+        if topology.iommuGroup != nil && !topology.groupMembers.contains(address) { p.append("group-members lacks the device itself") }
         return p
     }
 }

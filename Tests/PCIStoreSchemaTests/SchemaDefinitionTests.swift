@@ -112,12 +112,14 @@ enum Generate {
             try! SBDF(segment: a.segment, bus: .random(in: 0...255, using: &rng), device: .random(in: 0...31, using: &rng),
                       function: .random(in: 0...7, using: &rng))
         }
+        let grouped = Bool.random(using: &rng)
         return DeviceRecord(
             address: a,
             identity: PCIIdentity(vendor: .random(in: 0...0xffff, using: &rng), device: .random(in: 0...0xffff, using: &rng),
                                   subsystemVendor: .random(in: 0...0xffff, using: &rng), subsystemDevice: .random(in: 0...0xffff, using: &rng),
                                   classCode: .random(in: 0...0xffffff, using: &rng), revision: .random(in: 0...255, using: &rng)),
-            topology: PCITopology(slotFunctions: Array(fns), iommuGroup: Bool.random(using: &rng) ? .random(in: 0...1000, using: &rng) : nil,
+            topology: PCITopology(slotFunctions: Array(fns), iommuGroup: grouped ? .random(in: 0...1000, using: &rng) : nil,
+                                  groupMembers: grouped ? Array(Set([a] + vfs)) : [],
                                   physfn: vfs.isEmpty && Bool.random(using: &rng) ? try! a.withFunction(0) : nil,
                                   virtfns: Array(Set(vfs)), numaNode: Int.random(in: -1...3, using: &rng)),
             resources: PCIResources(bars: bars, irq: .random(in: 0...255, using: &rng), msi: .random(using: &rng), msix: .random(using: &rng)),
