@@ -39,10 +39,14 @@ let package = Package(
         // Starts the real xenstored (scripts/xenstored) and hands out fixtures
         // for both backends; shared by every test target.
         .target(name: "XenStoreTestSupport", dependencies: ["XenStore"], path: "Tests/Support"),
+        // A sysfs tree of plain files and a stand-in for the kernel's driver
+        // core over it, so seize/rebind/reset are tested without real devices.
+        .target(name: "PCITestSupport", dependencies: ["PCIStore", "XenStoreTestSupport"], path: "Tests/PCISupport"),
+        .executableTarget(name: "fake-pci-kernel", path: "Tests/FakeKernel"),
         .testTarget(name: "XenStoreTests", dependencies: ["XenStore", "XenStoreTestSupport"]),
         .testTarget(name: "PCIStoreSchemaTests", dependencies: ["PCIStoreSchema"]),
-        .testTarget(name: "PCIStoreTests", dependencies: ["PCIStore", "XenStoreTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["XenStore", "XenStoreTestSupport"]),
+        .testTarget(name: "PCIStoreTests", dependencies: ["PCIStore", "XenStoreTestSupport", "PCITestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["XenStore", "XenStoreTestSupport", "PCITestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
