@@ -5,9 +5,12 @@ import XenStore
 /// pairs in, records and violations out, and back.
 public struct DatabaseImage: Hashable, Sendable {
     public var devices: [SBDF: DeviceRecord]
+    /// Binding work in flight (or left by a killed command).
+    public var pending: [SBDF: PendingOperation]
 
-    public init(devices: [SBDF: DeviceRecord] = [:]) {
+    public init(devices: [SBDF: DeviceRecord] = [:], pending: [SBDF: PendingOperation] = [:]) {
         self.devices = devices
+        self.pending = pending
     }
 
     /// Every node of the tree, parents first, devices in address order, in the
@@ -42,6 +45,8 @@ public struct DatabaseImage: Hashable, Sendable {
                 }
             }
         }
+        out.append((PCIStoreLayout.pending, ""))
+        for a in pending.keys.sorted() { out.append((PCIStoreLayout.pending(a), pending[a]!.encoded)) }
         return out
     }
 
@@ -60,6 +65,7 @@ public struct DatabaseImage: Hashable, Sendable {
         var deviceDirs: Set<SBDF> = []
         var index: [(DeviceName, String, XenStorePath)] = []
         var sawSchema = false
+        var pending: [SBDF: PendingOperation] = [:]
         let root = PCIStoreLayout.root.components.count
         for (path, value) in entries {
             let c = path.components.map(\.rawValue)
@@ -100,6 +106,12 @@ public struct DatabaseImage: Hashable, Sendable {
                     violations.append(SchemaViolation(path: path.rawValue, "not a name index entry (names/HH/HH/NAME)")); continue
                 }
                 index.append((n, value, path))
+            case "pending":
+                if rel.count == 1 { continue }
+                guard rel.count == 2, let a = try? SBDF(rel[1]), a.nodeName.rawValue == rel[1] else {
+                    violations.append(SchemaViolation(path: path.rawValue, "not a pending/DDDD-BB-SS-F entry")); continue
+                }
+                do { pending[a] = try PendingOperation(decoding: value, at: path.rawValue) } catch { violations.append(error) }
             default:
                 violations.append(SchemaViolation(path: path.rawValue, "unknown node"))
             }
@@ -130,7 +142,11 @@ public struct DatabaseImage: Hashable, Sendable {
         for (n, a) in named where !indexed.contains(n) {
             violations.append(SchemaViolation(path: PCIStoreLayout.name(n).rawValue, "missing index entry for \(a)"))
         }
-        let image = DatabaseImage(devices: devices)
+        for (a, p) in pending where devices[a].map({ !$0.state.isTransitional }) ?? true {
+            violations.append(SchemaViolation(path: PCIStoreLayout.pending(a).rawValue,
+                                              "pending \(p.kind.rawValue) for a device that is \(devices[a]?.state.rawValue ?? "not recorded")"))
+        }
+        let image = DatabaseImage(devices: devices, pending: pending)
         violations.append(contentsOf: image.crossDeviceProblems)
         return Reading(image: image, violations: violations)
     }

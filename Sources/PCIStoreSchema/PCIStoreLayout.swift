@@ -6,6 +6,7 @@ import XenStore
 ///     /local/pci/schema = "1"
 ///     /local/pci/devices/DDDD/BB/DDDD-BB-SS-F/…    one directory per function
 ///     /local/pci/names/HH/HH/NAME = "DDDD-BB-SS-F" the name index
+///     /local/pci/pending/DDDD-BB-SS-F = "op=… pid=… start=…"  binding work in flight
 ///
 /// Devices sit two levels down (segment, then bus) and names behind two
 /// levels of hash buckets, so no directory outgrows one 4096-byte `DIRECTORY`
@@ -18,6 +19,9 @@ public enum PCIStoreLayout {
     public static let schemaVersion = "1"
     public static let devices: XenStorePath = "/local/pci/devices"
     public static let names: XenStorePath = "/local/pci/names"
+    public static let pending: XenStorePath = "/local/pci/pending"
+
+    public static func pending(_ a: SBDF) -> XenStorePath { try! pending.appending(a.nodeName) }
 
     public static func segmentName(_ a: SBDF) -> XenStoreNodeName {
         XenStoreNodeName(stringLiteral: Text.hex(UInt64(a.segment), width: 4))

@@ -22,6 +22,10 @@ public struct XenStoreTransaction: Sendable {
     public func readIfPresent(_ path: XenStorePath) throws(XenStoreError) -> [UInt8]? {
         do { return try connection.read(path, transaction: id) } catch where error.code == .notFound { return nil }
     }
+    /// The children, or nil when the node does not exist.
+    public func directoryIfPresent(_ path: XenStorePath) throws(XenStoreError) -> [XenStoreNodeName]? {
+        do { return try connection.directory(path, transaction: id) } catch where error.code == .notFound { return nil }
+    }
     public func write(_ path: XenStorePath, _ value: [UInt8]) throws(XenStoreError) {
         try connection.write(path, value, transaction: id)
     }

@@ -1,0 +1,146 @@
+import PCIStoreSchema
+import XenStore
+
+extension PCIDatabase {
+    /// `assign`: gives devices to a domain. Every function of their slots and
+    /// every member of their IOMMU groups go along, in the same transaction,
+    /// or nothing happens; `allowSplit` assigns only what was named and records
+    /// `override = split` on it. Each device is reset first and the method is
+    /// recorded; the resources recorded now are what release hands back.
+    public func assign(_ targets: [SBDF], to domain: DomID, allowSplit: Bool = false, sysfs: Sysfs?,
+                       dryRun: Bool = false) throws -> Report {
+        guard domain != .dom0 else { throw PCIStoreError.badInput("devices are assigned to guests (domain 1…\(DomID.maxValue)), not dom0") }
+        guard !targets.isEmpty else { throw PCIStoreError.badInput("no device given") }
+        if !dryRun, let sysfs { _ = try recover(sysfs: sysfs) }
+        // A first look, outside any transaction, decides what to reset; the
+        // transaction below checks everything again before it commits.
+        let group = try transaction { t in try assignmentSet(targets, allowSplit: allowSplit, t) }
+        var methods: [SBDF: String] = [:]
+        var report = Report()
+        for a in group {
+            report.actions.append(BusStep.reset(a).description)
+            if dryRun { continue }
+            methods[a] = try resetMethod(a, sysfs)
+        }
+        let stamp = actor.stamp("assign")
+        let result: Report = try transaction { t in
+            var out = Report()
+            let now = try assignmentSet(targets, allowSplit: allowSplit, t)
+            guard Set(now) == Set(group) else {
+                throw PCIStoreError.refused("the devices changed while resetting them; run the command again")
+            }
+            for a in now {
+                var r = try t.existing(a)
+                r.state = .assigned
+                r.domain = domain
+                r.lastReset = dryRun ? (sysfs?.resetMethods(a)?.first ?? "unsupported") : methods[a]
+                r.splitOverride = allowSplit && r.peers.contains { !now.contains($0) }
+                r.changed = stamp
+                t.stage(r)
+                out.devices.append(r)
+            }
+            out.changes = try t.commit(apply: !dryRun)
+            return out
+        }
+        report.changes = result.changes
+        report.devices = result.devices
+        return report
+    }
+
+    /// The devices an assignment of `targets` must take: the targets and
+    /// (unless split) their peers, all of them assignable and unowned.
+    func assignmentSet(_ targets: [SBDF], allowSplit: Bool, _ t: DatabaseTransaction) throws -> [SBDF] {
+        var set = Set(targets)
+        var broughtBy: [SBDF: DeviceRecord] = [:]
+        for a in targets {
+            let r = try t.existing(a)
+            guard r.state == .assignable else {
+                throw PCIStoreError.refused("\(a) is \(r.state == .assigned ? "assigned to domain \(r.domain!)" : "not assignable (\(r.state.rawValue))")")
+            }
+            if !allowSplit {
+                for p in r.peers where !set.contains(p) {
+                    set.insert(p)
+                    broughtBy[p] = r
+                }
+            }
+        }
+        for (a, named) in broughtBy.sorted(by: { $0.key < $1.key }) {
+            let p = try t.record(a)
+            guard let p, p.state == .assignable else {
+                let why = named.topology.groupMembers.contains(a) ? "IOMMU group \(named.topology.iommuGroup!)" : "slot \(a.slotName)"
+                let detail = p == nil ? " (it is not in the database)" : p!.state == .assigned ? " (assigned to domain \(p!.domain!))" : ""
+                throw PCIStoreError.refused("\(a) shares \(why) with \(named.address) and is not assignable\(detail); make it assignable too, or pass --allow-split")
+            }
+        }
+        return set.sorted()
+    }
+
+    /// Resets through sysfs and returns the method; no sysfs: "none".
+    func resetMethod(_ a: SBDF, _ sysfs: Sysfs?) throws -> String {
+        guard let sysfs else { return "none" }
+        guard sysfs.exists(a) else { throw PCIStoreError.refused("\(a) is not on the PCI bus (\(sysfs.devicesDirectory)); cannot reset it") }
+        do { return try sysfs.reset(a) } catch { throw PCIStoreError.sysfs(error, "resetting \(a)") }
+    }
+
+    /// `release`: assigned devices back to the pool, with their slot and group
+    /// peers of the same domain; each is reset. The report's devices carry the
+    /// resources recorded at assignment (never re-read from sysfs).
+    public func release(_ targets: [SBDF], sysfs: Sysfs?, dryRun: Bool = false) throws -> Report {
+        guard !targets.isEmpty else { throw PCIStoreError.badInput("no device given") }
+        return try release(sysfs: sysfs, dryRun: dryRun) { t in
+            var set = Set<SBDF>()
+            for a in targets {
+                let r = try t.existing(a)
+                guard r.state == .assigned else { throw PCIStoreError.refused("\(a) is not assigned (\(r.state.rawValue))") }
+                set.insert(a)
+                if !r.splitOverride {
+                    for p in r.peers where p != a {
+                        if let pr = try t.record(p), pr.state == .assigned, pr.domain == r.domain, !pr.splitOverride { set.insert(p) }
+                    }
+                }
+            }
+            return set.sorted()
+        }
+    }
+
+    /// `release --domain D`: every device the domain owns.
+    public func release(domain: DomID, sysfs: Sysfs?, dryRun: Bool = false) throws -> Report {
+        try release(sysfs: sysfs, dryRun: dryRun) { t in
+            try t.allAddresses().filter { try t.record($0)?.domain == domain }
+        }
+    }
+
+    private func release(sysfs: Sysfs?, dryRun: Bool, select: (DatabaseTransaction) throws -> [SBDF]) throws -> Report {
+        if !dryRun, let sysfs { _ = try recover(sysfs: sysfs) }
+        let chosen = try transaction { t in try select(t) }
+        var report = Report()
+        var methods: [SBDF: String] = [:]
+        for a in chosen {
+            report.actions.append(BusStep.reset(a).description)
+            if dryRun { continue }
+            methods[a] = (try? resetMethod(a, sysfs)) ?? "failed"
+        }
+        let stamp = actor.stamp("release")
+        let result: Report = try transaction { t in
+            var out = Report()
+            let now = try select(t)
+            for a in now {
+                var r = try t.existing(a)
+                guard r.state == .assigned else { continue }
+                r.state = .assignable
+                r.domain = nil
+                r.splitOverride = false
+                r.lastReset = methods[a] ?? r.lastReset
+                r.changed = stamp
+                t.stage(r)
+                out.devices.append(r)
+            }
+            out.changes = try t.commit(apply: !dryRun)
+            return out
+        }
+        report.changes = result.changes
+        report.devices = result.devices
+        if report.devices.isEmpty { report.notes.append("nothing to release") }
+        return report
+    }
+}

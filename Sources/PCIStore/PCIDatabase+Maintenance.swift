@@ -1,0 +1,115 @@
+import PCIStoreSchema
+import XenStore
+
+/// What `check` found: each problem with its path, and what `--repair` did.
+public struct CheckReport: Sendable {
+    public var problems: [SchemaViolation] = []
+    public var repaired: [String] = []
+    public var devices = 0
+}
+
+extension PCIDatabase {
+    /// Validates every node against the schema and every invariant; with a
+    /// sysfs root, also that the bus agrees with the records. With `repair`,
+    /// fixes what is unambiguous: the name index (rebuilt from the devices),
+    /// journal entries left by killed commands (finished or rolled back), a
+    /// missing schema node. Everything else is reported, never guessed at.
+    public func check(sysfs: Sysfs?, repair: Bool) throws -> CheckReport {
+        var report = CheckReport()
+        if repair {
+            if let sysfs { report.repaired += try recover(sysfs: sysfs) }
+            report.repaired += try repairIndex()
+        }
+        let reading = try read()
+        report.devices = reading.image.devices.count
+        report.problems = reading.violations
+        for (a, p) in reading.image.pending.sorted(by: { $0.key < $1.key }) where !ProcessIdentity.isAlive(p) {
+            report.problems.append(SchemaViolation(path: PCIStoreLayout.pending(a).rawValue,
+                                                   "\(p.kind.rawValue) left unfinished by pid \(p.pid), which is gone; any change (or check --repair) finishes or rolls it back"))
+        }
+        if let sysfs {
+            for (a, r) in reading.image.devices.sorted(by: { $0.key < $1.key }) where !r.state.isTransitional {
+                guard sysfs.exists(a) else {
+                    if r.state != .present { report.problems.append(SchemaViolation(path: PCIStoreLayout.device(a).rawValue, "\(r.state.rawValue) but not on the bus")) }
+                    continue
+                }
+                let bound = sysfs.driver(of: a)
+                let expected = r.state == .present ? (r.stub ?? r.originalDriver) : r.stub
+                if bound != expected {
+                    report.problems.append(SchemaViolation(path: PCIStoreLayout.node(a, "stub").rawValue,
+                                                           "\(r.state.rawValue), so it should be on \(expected?.rawValue ?? "no driver"), but sysfs shows \(bound?.rawValue ?? "no driver")"))
+                }
+            }
+        }
+        return report
+    }
+
+    /// Rebuilds the name index from the names the devices hold.
+    func repairIndex() throws -> [String] {
+        let reading = try read()
+        var wanted: [XenStorePath: String] = [:]
+        for r in reading.image.devices.values { if let n = r.name { wanted[PCIStoreLayout.name(n)] = r.address.nodeName.rawValue } }
+        return try transaction { t in
+            var done: [String] = []
+            var present: [XenStorePath: String] = [:]
+            for x in try t.tx.directoryIfPresent(PCIStoreLayout.names) ?? [] {
+                let px = try PCIStoreLayout.names.appending(x)
+                for y in try t.tx.directoryIfPresent(px) ?? [] {
+                    let py = try px.appending(y)
+                    for n in try t.tx.directoryIfPresent(py) ?? [] {
+                        let p = try py.appending(n)
+                        present[p] = String(decoding: try t.tx.read(p), as: UTF8.self)
+                    }
+                }
+            }
+            for (p, v) in present where wanted[p] != v {
+                try t.tx.remove(p)
+                done.append("removed stale index entry \(p)")
+            }
+            for (p, v) in wanted where present[p] != v {
+                try t.tx.write(p, v)
+                done.append("indexed \(p) = \(v)")
+            }
+            if try t.tx.readIfPresent(PCIStoreLayout.schemaNode) == nil, !present.isEmpty || !wanted.isEmpty {
+                try t.tx.write(PCIStoreLayout.schemaNode, PCIStoreLayout.schemaVersion)
+                done.append("wrote \(PCIStoreLayout.schemaNode)")
+            }
+            return done.sorted()
+        }
+    }
+
+    /// Writes a dump back: into an empty database, or over the current one
+    /// with `replace`. A dump with any violation is refused whole.
+    public func restore(_ entries: [(XenStorePath, String)], replace: Bool, dryRun: Bool = false) throws -> Report {
+        let reading = DatabaseImage.read(entries)
+        if let v = reading.violations.first {
+            throw PCIStoreError.badInput("the dump does not follow schema \(PCIStoreLayout.schemaVersion): \(v)\(reading.violations.count > 1 ? " (and \(reading.violations.count - 1) more)" : "")")
+        }
+        if !dryRun { try initialize() }
+        return try transaction { t in
+            var report = Report()
+            let existing = try t.allAddresses()
+            if !existing.isEmpty && !replace {
+                throw PCIStoreError.refused("the database holds \(existing.count) devices; restore into an empty one or pass --replace")
+            }
+            var changes: [Change] = []
+            if replace {
+                for p in [PCIStoreLayout.devices, PCIStoreLayout.names, PCIStoreLayout.pending] { changes.append(.remove(p)) }
+            }
+            for (p, v) in reading.image.entries where p != PCIStoreLayout.root {
+                changes.append(.write(p, v))
+            }
+            if !dryRun {
+                for c in changes {
+                    switch c {
+                    case .write(let p, let v): try t.tx.write(p, v)
+                    case .remove(let p): try t.tx.remove(p)
+                    }
+                }
+            }
+            report.changes = changes
+            report.devices = reading.image.devices.keys.sorted().map { reading.image.devices[$0]! }
+            return report
+        }
+    }
+}
