@@ -43,11 +43,24 @@ public enum Change: Hashable, Sendable, CustomStringConvertible {
 /// What an operation did, or would do: the XenStore changes and the sysfs
 /// actions, in order, plus notes for the admin.
 public struct Report: Sendable {
-    public var changes: [Change] = []
-    public var actions: [String] = []
+    public private(set) var changes: [Change] = []
+    public private(set) var actions: [String] = []
+    /// Changes and actions together, in the order they happen: what
+    /// `--dry-run` prints.
+    public private(set) var steps: [String] = []
     public var notes: [String] = []
     public var devices: [DeviceRecord] = []
     public init() {}
+
+    mutating func add(_ c: [Change]) {
+        changes += c
+        steps += c.map { "xenstore: \($0)" }
+    }
+
+    mutating func add(actions a: [String]) {
+        actions += a
+        steps += a
+    }
 }
 
 /// Who makes changes, stamped on every device they touch.

@@ -18,7 +18,7 @@ extension PCIDatabase {
         var methods: [SBDF: String] = [:]
         var report = Report()
         for a in group {
-            report.actions.append(BusStep.reset(a).description)
+            report.add(actions: [BusStep.reset(a).description])
             if dryRun { continue }
             methods[a] = try resetMethod(a, sysfs)
         }
@@ -39,10 +39,10 @@ extension PCIDatabase {
                 t.stage(r)
                 out.devices.append(r)
             }
-            out.changes = try t.commit(apply: !dryRun)
+            out.add(try t.commit(apply: !dryRun))
             return out
         }
-        report.changes = result.changes
+        report.add(result.changes)
         report.devices = result.devices
         return report
     }
@@ -116,7 +116,7 @@ extension PCIDatabase {
         var report = Report()
         var methods: [SBDF: String] = [:]
         for a in chosen {
-            report.actions.append(BusStep.reset(a).description)
+            report.add(actions: [BusStep.reset(a).description])
             if dryRun { continue }
             methods[a] = (try? resetMethod(a, sysfs)) ?? "failed"
         }
@@ -135,10 +135,10 @@ extension PCIDatabase {
                 t.stage(r)
                 out.devices.append(r)
             }
-            out.changes = try t.commit(apply: !dryRun)
+            out.add(try t.commit(apply: !dryRun))
             return out
         }
-        report.changes = result.changes
+        report.add(result.changes)
         report.devices = result.devices
         if report.devices.isEmpty { report.notes.append("nothing to release") }
         return report

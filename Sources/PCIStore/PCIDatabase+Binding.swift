@@ -61,14 +61,14 @@ extension PCIDatabase {
                 seizing.append(r)
             }
             report.notes = notes
-            report.changes = try t.commit(apply: !dryRun)
+            report.add(try t.commit(apply: !dryRun))
             return (before, seizing)
         }
         // Phase 2.
         var done: [DeviceRecord] = []
         for r in seizing {
             let steps = BusStep.seize(r.address, current: sysfs.driver(of: r.address), stub: stub)
-            report.actions += steps.map(\.description)
+            report.add(actions: steps.map(\.description))
             if dryRun { continue }
             do {
                 for s in steps { try s.perform(sysfs) }
@@ -83,7 +83,7 @@ extension PCIDatabase {
         let final = try finish(seizing.map(\.address), from: .seizing, dryRun: dryRun, simulated: seizing) { r in
             r.state = .assignable
         }
-        report.changes += final.changes
+        report.add(final.changes)
         report.devices = final.devices
         return report
     }
@@ -117,7 +117,7 @@ extension PCIDatabase {
                 r.state = .present
             }
             t.stage(r)
-            report.changes = try t.commit(apply: !dryRun)
+            report.add(try t.commit(apply: !dryRun))
             return (old, r)
         }
         guard rebind else {
@@ -125,7 +125,7 @@ extension PCIDatabase {
             return report
         }
         let steps = BusStep.giveBack(a, current: sysfs.driver(of: a), stub: old.stub, original: old.originalDriver)
-        report.actions = steps.map(\.description)
+        report.add(actions: steps.map(\.description))
         if !dryRun {
             do {
                 for s in steps { try s.perform(sysfs) }
@@ -141,7 +141,7 @@ extension PCIDatabase {
             r.state = .present
             r.stub = nil
         }
-        report.changes += final.changes
+        report.add(final.changes)
         report.devices = final.devices
         return report
     }
@@ -251,7 +251,7 @@ extension PCIDatabase {
             for var r in simulated {
                 let old = r
                 change(&r)
-                report.changes += Change.diff(old, r) + [.remove(PCIStoreLayout.pending(r.address))]
+                report.add(Change.diff(old, r) + [.remove(PCIStoreLayout.pending(r.address))])
                 report.devices.append(r)
             }
             return report
@@ -268,7 +268,7 @@ extension PCIDatabase {
                 t.pendingChanges[a] = .some(nil)
                 out.devices.append(r)
             }
-            out.changes = try t.commit(apply: true)
+            out.add(try t.commit(apply: true))
             return out
         }
     }

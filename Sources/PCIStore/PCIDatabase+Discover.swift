@@ -53,7 +53,7 @@ extension PCIDatabase {
                     report.notes.append("\(a) is gone from the bus but \(r.state.rawValue); kept")
                 }
             }
-            report.changes = try t.commit(apply: !dryRun)
+            report.add(try t.commit(apply: !dryRun))
             report.devices = try found.compactMap { try t.record($0) }
             return report
         }

@@ -107,7 +107,7 @@ extension PCIDatabase {
                     }
                 }
             }
-            report.changes = changes
+            report.add(changes)
             report.devices = reading.image.devices.keys.sorted().map { reading.image.devices[$0]! }
             return report
         }

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import PCIStore
+import PCIStoreSchema
 import XenStore
 #if canImport(Glibc)
 import Glibc
@@ -12,14 +14,52 @@ enum Output {
         _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 
-    /// Runs a command body; a XenStore failure becomes one stderr line and its exit code.
+    /// Runs a command body; a failure becomes one stderr line and its exit code.
     static func guarded(_ body: () throws -> Void) throws {
         do {
             try body()
         } catch let e as XenStoreError {
             note(e.description)
             throw ExitCode(exitCode(for: e))
+        } catch let e as PCIStoreError {
+            note(e.message)
+            throw ExitCode(e.store.map(exitCode(for:)) ?? (e.kind == .badInput ? 64 : 1))
+        } catch let e as SysfsError {
+            note(e.description)
+            throw ExitCode(1)
         }
+    }
+
+    /// What an operation did (or, dry, would do): steps, notes, devices.
+    static func report(_ r: Report, dryRun: Bool, verbose: Bool = true) {
+        if dryRun {
+            print("dry run: nothing was changed; this would happen:")
+            for s in r.steps { print("  " + s) }
+        }
+        for n in r.notes { print(n) }
+        if !dryRun && verbose {
+            for d in r.devices { print("\(d.address) \(d.state.rawValue)\(d.domain.map { " domain \($0)" } ?? "")\(d.stub.map { " stub \($0)" } ?? "")\(d.lastReset.map { " reset \($0)" } ?? "")") }
+        }
+    }
+
+    static func devices(_ rows: [DeviceRecord], json: Bool) {
+        let sorted = rows.sorted { $0.address < $1.address }
+        if json { print(DatabaseJSON.encode(sorted)); return }
+        let header = ["ADDRESS", "NAME", "STATE", "DOMAIN", "DRIVER", "STUB", "RESET"]
+        let table = [header] + sorted.map { r in
+            [r.address.description, r.name?.rawValue ?? "-", r.state.rawValue, r.domain?.description ?? "-",
+             r.originalDriver?.rawValue ?? "-", r.stub?.rawValue ?? "-", r.lastReset ?? "-"]
+        }
+        let widths = header.indices.map { i in table.map { $0[i].count }.max()! }
+        for row in table {
+            print(row.enumerated().map { i, c in i == row.count - 1 ? c : c.padding(toLength: widths[i] + 2, withPad: " ", startingAt: 0) }.joined())
+        }
+    }
+
+    /// Problems found while reading are said on stderr; the good records still print.
+    static func violations(_ v: [SchemaViolation]) {
+        for p in v.prefix(20) { note("schema: \(p)") }
+        if v.count > 20 { note("schema: … and \(v.count - 20) more; see `pcistore check`") }
     }
 
     /// The README's table: 1 refused, 64 bad input, 69 unreachable, 75 retries, 77 denied.
@@ -52,5 +92,21 @@ enum Environment {
 enum Parse {
     static func path(_ text: String) throws -> XenStorePath {
         do { return try XenStorePath(text) } catch { throw ValidationError(error.description) }
+    }
+    static func address(_ text: String) throws -> SBDF {
+        do { return try SBDF(text) } catch { throw ValidationError(error.description) }
+    }
+    static func name(_ text: String) throws -> DeviceName {
+        do { return try DeviceName(text) } catch { throw ValidationError(error.description) }
+    }
+    static func driver(_ text: String) throws -> DriverName {
+        do { return try DriverName(text) } catch { throw ValidationError(error.description) }
+    }
+    /// A guest's domain id: 1…32751 (dom0 keeps no passthrough devices).
+    static func guest(_ text: String) throws -> DomID {
+        guard let d = try? DomID(text), d != .dom0 else {
+            throw ValidationError("'\(text)' is not a guest domain id (1…\(DomID.maxValue))")
+        }
+        return d
     }
 }

@@ -8,14 +8,23 @@ struct PCIStoreCommand: ParsableCommand {
         commandName: "pcistore",
         abstract: "The state of PCI passthrough, kept in XenStore.",
         discussion: """
+            Devices are named by PCI address (0000:03:00.0, 03:00.0, or 0000-03-00-0) or by the name \
+            given with assignable-add --name. The database lives under /local/pci (schema/ in the source).
+
             Stores: --store xenstore (the daemon, via libxenstore; honours XENSTORED_PATH), \
             --store file:PATH (the embedded engine in a file), or PCISTORE_STORE. By default the \
-            daemon is used when one answers, else the embedded store in the state directory.
+            daemon is used when one answers, else the embedded store in the state directory. \
+            Commands that read or write sysfs take --sysfs ROOT (or PCISTORE_SYSFS; default /sys).
 
             Exit codes: 0 ok; 1 refused by state or invariant (e.g. no such node); 64 bad usage \
             or input; 69 store unreachable; 75 transaction retries exhausted; 77 permission denied.
+
+            Example: pcistore discover && pcistore assignable-add --name nic0 03:00.0 && pcistore assign --domain 5 nic0
             """,
-        subcommands: [Store.self]
+        subcommands: [
+            Discover.self, List.self, Show.self, AssignableList.self, AssignableAdd.self, AssignableRemove.self,
+            Assign.self, Release.self, Dump.self, Restore.self, Check.self, Store.self,
+        ]
     )
 }
 
@@ -32,4 +41,19 @@ struct GlobalOptions: ParsableArguments {
         if let notice = opened.fallbackNotice { Output.note(notice) }
         return opened.connection
     }
+
+    func database() throws -> PCIDatabase { PCIDatabase(store: try open()) }
+}
+
+/// For commands that touch the bus.
+struct SysfsOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Root of sysfs (default: $PCISTORE_SYSFS, else /sys).", valueName: "root"))
+    var sysfs: String?
+
+    var value: Sysfs { Sysfs(root: sysfs ?? Environment.current["PCISTORE_SYSFS"] ?? "/sys") }
+}
+
+struct DryRun: ParsableArguments {
+    @Flag(name: .long, help: "Print exactly what would be written and done; change nothing.")
+    var dryRun = false
 }
