@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing pcistore needs on Debian 12, when missing:
 # libxen-dev (libxenstore + headers), xenstore-utils, gcc/make/pkg-config for the
-# C pieces, python3 for scripts, and the real xenstored (scripts/xenstored).
+# C pieces, python3 and python3-pyxs (a Python client the tests run), and the
+# real xenstored (scripts/xenstored).
 # The Swift toolchain itself is expected at /opt/swift or on PATH.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-packages=(libxen-dev xenstore-utils gcc make pkg-config python3)
+packages=(libxen-dev xenstore-utils gcc make pkg-config python3 python3-pyxs)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -103,10 +103,13 @@ extension PCIDatabase {
         }
     }
 
-    /// `release --domain D`: every device the domain owns.
+    /// `release --domain D`: every device the domain owns. The owners are
+    /// found by reading the database bus by bus; the release itself then
+    /// checks, in its transaction, that each is still the domain's.
     public func release(domain: DomID, sysfs: Sysfs?, dryRun: Bool = false) throws -> Report {
-        try release(sysfs: sysfs, dryRun: dryRun) { t in
-            try t.allAddresses().filter { try t.record($0)?.domain == domain }
+        let owned = try read().image.devices.values.filter { $0.domain == domain }.map(\.address).sorted()
+        return try release(sysfs: sysfs, dryRun: dryRun) { t in
+            try owned.filter { try t.record($0)?.domain == domain }
         }
     }
 

@@ -86,30 +86,50 @@ extension PCIDatabase {
             throw PCIStoreError.badInput("the dump does not follow schema \(PCIStoreLayout.schemaVersion): \(v)\(reading.violations.count > 1 ? " (and \(reading.violations.count - 1) more)" : "")")
         }
         if !dryRun { try initialize() }
-        return try transaction { t in
-            var report = Report()
-            let existing = try t.allAddresses()
-            if !existing.isEmpty && !replace {
-                throw PCIStoreError.refused("the database holds \(existing.count) devices; restore into an empty one or pass --replace")
+        // Bus by bus, for the reason `read()` gives: on cxenstored one huge
+        // transaction costs minutes. The order makes a partial restore look
+        // like a smaller database, never a broken one: devices first, a bus
+        // at a time, then the name index, then nothing else.
+        let existing = try read().image.devices.count
+        if existing > 0 && !replace {
+            throw PCIStoreError.refused("the database holds \(existing) devices; restore into an empty one or pass --replace")
+        }
+        var groups: [[Change]] = []
+        if replace {
+            groups.append([PCIStoreLayout.devices, PCIStoreLayout.names, PCIStoreLayout.pending].map { .remove($0) }
+                + [.write(PCIStoreLayout.devices, ""), .write(PCIStoreLayout.names, ""), .write(PCIStoreLayout.pending, "")])
+        }
+        var current: (UInt16, UInt8)? = nil
+        for (p, v) in reading.image.entries where p != PCIStoreLayout.root {
+            let c = p.components.map(\.rawValue)
+            let bus: (UInt16, UInt8)? = c.count >= 5 && c[2] == "devices"
+                ? (UInt16(c[3], radix: 16)!, UInt8(c[4], radix: 16)!) : nil
+            let newGroup: Bool
+            switch (bus, current) {
+            case (nil, nil): newGroup = false
+            case let (b?, c?): newGroup = b != c
+            default: newGroup = true
             }
-            var changes: [Change] = []
-            if replace {
-                for p in [PCIStoreLayout.devices, PCIStoreLayout.names, PCIStoreLayout.pending] { changes.append(.remove(p)) }
+            if groups.isEmpty || newGroup {
+                groups.append([])
+                current = bus
             }
-            for (p, v) in reading.image.entries where p != PCIStoreLayout.root {
-                changes.append(.write(p, v))
-            }
-            if !dryRun {
-                for c in changes {
+            groups[groups.count - 1].append(.write(p, v))
+        }
+        var report = Report()
+        for g in groups {
+            report.add(g)
+            if dryRun { continue }
+            try transaction { t in
+                for c in g {
                     switch c {
                     case .write(let p, let v): try t.tx.write(p, v)
                     case .remove(let p): try t.tx.remove(p)
                     }
                 }
             }
-            report.add(changes)
-            report.devices = reading.image.devices.keys.sorted().map { reading.image.devices[$0]! }
-            return report
         }
+        report.devices = reading.image.devices.keys.sorted().map { reading.image.devices[$0]! }
+        return report
     }
 }

@@ -54,18 +54,42 @@ public struct PCIDatabase: Sendable {
 
     // MARK: - Reading
 
-    /// The whole database, read in one transaction (a consistent picture),
-    /// with every schema violation found. Never traps on garbage.
+    /// The whole database, with every schema violation found. Never traps on
+    /// garbage.
+    ///
+    /// Each bus is read in a transaction of its own, so every record, and
+    /// every slot, is a consistent picture. One transaction for everything
+    /// would be too: but cxenstored keeps a transaction's accessed nodes in a
+    /// list it searches on every access, so a 50,000-node transaction takes
+    /// minutes, and one per bus (at most 256 functions) takes milliseconds.
     public func read() throws -> DatabaseImage.Reading {
-        let entries: [(XenStorePath, String)] = try transaction { t in
-            guard try t.tx.directoryIfPresent(PCIStoreLayout.root) != nil else { return [] }
-            var out: [(XenStorePath, String)] = []
-            var stack = [PCIStoreLayout.root]
+        var entries: [(XenStorePath, String)] = []
+        func walk(_ t: DatabaseTransaction, _ top: XenStorePath, skipping: Set<XenStorePath> = []) throws {
+            var stack = [top]
             while let p = stack.popLast() {
-                out.append((p, String(decoding: try t.tx.read(p), as: UTF8.self)))
-                for c in (try t.tx.directoryIfPresent(p) ?? []).reversed() { stack.append(try p.appending(c)) }
+                guard let value = try t.tx.readIfPresent(p) else { continue }
+                entries.append((p, String(decoding: value, as: UTF8.self)))
+                for c in (try t.tx.directoryIfPresent(p) ?? []).reversed() {
+                    let child = try p.appending(c)
+                    if !skipping.contains(child) { stack.append(child) }
+                }
             }
-            return out
+        }
+        let buses: [XenStorePath] = try transaction { t in
+            guard try t.tx.directoryIfPresent(PCIStoreLayout.root) != nil else { return [] }
+            var buses: [XenStorePath] = []
+            var segments: Set<XenStorePath> = []
+            for seg in try t.tx.directoryIfPresent(PCIStoreLayout.devices) ?? [] {
+                let sp = try PCIStoreLayout.devices.appending(seg)
+                segments.insert(sp)
+                for bus in try t.tx.directoryIfPresent(sp) ?? [] { buses.append(try sp.appending(bus)) }
+            }
+            // Everything but the buses' contents, in one small transaction.
+            try walk(t, PCIStoreLayout.root, skipping: Set(buses))
+            return buses
+        }
+        for bus in buses {
+            try transaction { t in try walk(t, bus) }
         }
         return DatabaseImage.read(entries)
     }
