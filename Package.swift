@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "PCIStore", targets: ["PCIStore"]),
         .executable(name: "pcistore", targets: ["pcistore-cli"]),
         .executable(name: "xenstore-bench", targets: ["XenStoreBench"]),
+        .executable(name: "pci-bench", targets: ["PCIBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -43,6 +44,11 @@ let package = Package(
         // core over it, so seize/rebind/reset are tested without real devices.
         .target(name: "PCITestSupport", dependencies: ["PCIStore", "XenStoreTestSupport"], path: "Tests/PCISupport"),
         .executableTarget(name: "fake-pci-kernel", path: "Tests/FakeKernel"),
+        .executableTarget(
+            name: "PCIBench",
+            dependencies: ["PCIStore"],
+            path: "Benchmarks/PCIBench"
+        ),
         .testTarget(name: "XenStoreTests", dependencies: ["XenStore", "XenStoreTestSupport"]),
         .testTarget(name: "PCIStoreSchemaTests", dependencies: ["PCIStoreSchema"]),
         .testTarget(name: "PCIStoreTests", dependencies: ["PCIStore", "XenStoreTestSupport", "PCITestSupport"]),

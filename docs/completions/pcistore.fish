@@ -1,0 +1,193 @@
+function __pcistore_should_offer_completions_for_flags_or_options -a expected_commands
+    set -l non_repeating_flags_or_options $argv[2..]
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __pcistore_parse_tokens
+    test "$commands" = "$expected_commands"; and return $non_repeating_flags_or_options_absent
+end
+
+function __pcistore_should_offer_completions_for_positional -a expected_commands positional_index_comparison expected_positional_index
+    set -l non_repeating_flags_or_options
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __pcistore_parse_tokens
+    test "$commands" = "$expected_commands" -a \( "$positional_index" "$positional_index_comparison" "$expected_positional_index" \)
+end
+
+function __pcistore_parse_tokens -S
+    set -l unparsed_tokens (__pcistore_tokens -pc)
+    switch $unparsed_tokens[1]
+    case 'pcistore'
+        __pcistore_parse_subcommand 0 'h/help'
+        switch $unparsed_tokens[1]
+        case 'discover'
+            __pcistore_parse_subcommand 0 'store=' 'sysfs=' 'dry-run' 'h/help'
+        case 'list'
+            __pcistore_parse_subcommand 0 'store=' 'state=' 'domain=' 'name=' 'json' 'h/help'
+        case 'show'
+            __pcistore_parse_subcommand 1 'store=' 'json' 'h/help'
+        case 'assignable-list'
+            __pcistore_parse_subcommand 0 'store=' 'json' 'h/help'
+        case 'assignable-add'
+            __pcistore_parse_subcommand -r 1 'store=' 'sysfs=' 'dry-run' 'name=' 'stub=' 'h/help'
+        case 'assignable-remove'
+            __pcistore_parse_subcommand 1 'store=' 'sysfs=' 'dry-run' 'r/rebind' 'name=' 'h/help'
+        case 'assign'
+            __pcistore_parse_subcommand -r 1 'store=' 'sysfs=' 'dry-run' 'domain=' 'allow-split' 'h/help'
+        case 'release'
+            __pcistore_parse_subcommand -r 1 'store=' 'sysfs=' 'dry-run' 'domain=' 'h/help'
+        case 'dump'
+            __pcistore_parse_subcommand 0 'store=' 'format=' 'json' 'h/help'
+        case 'restore'
+            __pcistore_parse_subcommand 1 'store=' 'dry-run' 'replace' 'h/help'
+        case 'check'
+            __pcistore_parse_subcommand 0 'store=' 'sysfs=' 'repair' 'json' 'h/help'
+        case 'store'
+            __pcistore_parse_subcommand 0 'h/help'
+            switch $unparsed_tokens[1]
+            case 'read'
+                __pcistore_parse_subcommand 1 'store=' 'h/help'
+            case 'write'
+                __pcistore_parse_subcommand 2 'store=' 'h/help'
+            case 'ls'
+                __pcistore_parse_subcommand 1 'store=' 'p' 'h/help'
+            case 'rm'
+                __pcistore_parse_subcommand 1 'store=' 'h/help'
+            end
+        case 'help'
+            __pcistore_parse_subcommand -r 1 
+        end
+    end
+end
+
+function __pcistore_tokens
+    if test (string split -m 1 -f 1 -- . "$FISH_VERSION") -gt 3
+        commandline --tokens-raw $argv
+    else
+        commandline -o $argv
+    end
+end
+
+function __pcistore_parse_subcommand -S -a positional_count
+    argparse -s r -- $argv
+    set -l option_specs $argv[2..]
+    set -l is_repeating_positional $_flag_r
+    set -el _flag_r
+    set -a commands $unparsed_tokens[1]
+    set positional_index 0
+    while true
+        set -e unparsed_tokens[1]
+        argparse -sn "$commands" $option_specs -- $unparsed_tokens 2> /dev/null
+        set unparsed_tokens $argv
+        set positional_index (math $positional_index + 1)
+        for non_repeating_flag_or_option in $non_repeating_flags_or_options
+            if set -ql "_flag_$(string replace -a - _ -- $non_repeating_flag_or_option)"
+                set non_repeating_flags_or_options_absent 1
+                break
+            end
+        end
+        test (count $unparsed_tokens) -eq 0 -o \( -z "$is_repeating_positional" -a "$positional_index" -gt "$positional_count" \) && break
+    end
+end
+
+function __pcistore_complete_directories
+    set -l token (commandline -t)
+    string match -- '*/' $token
+    set -l subdirs $token*/
+    printf %s\n $subdirs
+end
+
+function __pcistore_custom_completion
+    set -x SAP_SHELL fish
+    set -x SAP_SHELL_VERSION $FISH_VERSION
+    set -l tokens (__pcistore_tokens -p)
+    if test -z "$(__pcistore_tokens -t)"
+        set -l index (count (__pcistore_tokens -pc))
+        set tokens $tokens[..$index] \'\' $tokens[(math $index + 1)..]
+    end
+    command $tokens[1] $argv $tokens
+end
+
+complete -c 'pcistore' -f
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'discover' -d 'Read the PCI bus from sysfs and record or refresh every device.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'list' -d 'List recorded devices.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'show' -d 'Show everything recorded about one device.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'assignable-list' -d 'List assignable devices (like xl pci-assignable-list).'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'assignable-add' -d 'Make devices assignable: remember their driver, hold them with a stub driver.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'assignable-remove' -d 'Take a device out of the pool; with --rebind, give it back to its original driver.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'assign' -d 'Give assignable devices to a domain, with their whole slot and IOMMU group.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'release' -d 'Return assigned devices to the pool (reset, assignable again).'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'dump' -d 'Print the whole database, as JSON or in xenstore-ls -f form.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'restore' -d 'Write a dump (either form) back into an empty database, or over it with --replace.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'check' -d 'Validate every node and invariant (and the bus, with --sysfs); --repair fixes what is unambiguous.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'store' -d 'Read and write XenStore nodes directly (like xenstore-read/-write/-ls/-rm).'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'help' -d 'Show subcommand help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore discover" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore discover" sysfs' -l 'sysfs' -d 'Root of sysfs (default: $PCISTORE_SYSFS, else /sys).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore discover" dry-run' -l 'dry-run' -d 'Print exactly what would be written and done; change nothing.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore discover" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore list" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore list" state' -l 'state' -d 'Only devices in this state (present, assignable, assigned, seizing, returning).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore list" domain' -l 'domain' -d 'Only devices of this domain.' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore list" name' -l 'name' -d 'Only the device with this name.' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore list" json' -l 'json' -d 'One JSON document (schema/json.md).'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore list" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore show" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore show" json' -l 'json' -d 'One JSON document (schema/json.md).'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore show" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assignable-list" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assignable-list" json' -l 'json' -d 'One JSON document (schema/json.md).'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assignable-list" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assignable-add" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assignable-add" sysfs' -l 'sysfs' -d 'Root of sysfs (default: $PCISTORE_SYSFS, else /sys).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assignable-add" dry-run' -l 'dry-run' -d 'Print exactly what would be written and done; change nothing.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assignable-add" name' -l 'name' -d 'A unique name for the device (one device only).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assignable-add" stub' -l 'stub' -d 'Stub driver: pciback, vfio-pci or pci-stub.' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assignable-add" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assignable-remove" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assignable-remove" sysfs' -l 'sysfs' -d 'Root of sysfs (default: $PCISTORE_SYSFS, else /sys).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assignable-remove" dry-run' -l 'dry-run' -d 'Print exactly what would be written and done; change nothing.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assignable-remove" r rebind' -s 'r' -l 'rebind' -d 'Bind the driver it was taken from again.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assignable-remove" name' -l 'name' -d 'The device\'s name (instead of an address).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assignable-remove" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assign" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assign" sysfs' -l 'sysfs' -d 'Root of sysfs (default: $PCISTORE_SYSFS, else /sys).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assign" dry-run' -l 'dry-run' -d 'Print exactly what would be written and done; change nothing.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assign" domain' -l 'domain' -d 'The guest domain id, 1…32751.' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assign" allow-split' -l 'allow-split' -d 'Assign only the named devices even if their slot or IOMMU group has others (recorded).'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore assign" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore release" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore release" sysfs' -l 'sysfs' -d 'Root of sysfs (default: $PCISTORE_SYSFS, else /sys).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore release" dry-run' -l 'dry-run' -d 'Print exactly what would be written and done; change nothing.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore release" domain' -l 'domain' -d 'Release every device of this domain.' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore release" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore dump" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore dump" format' -l 'format' -d 'json (default) or xenstore.' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore dump" json' -l 'json' -d 'Same as --format json.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore dump" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore restore" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore restore" dry-run' -l 'dry-run' -d 'Print exactly what would be written and done; change nothing.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore restore" replace' -l 'replace' -d 'Replace what the database holds.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore restore" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore check" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore check" sysfs' -l 'sysfs' -d 'Also compare the records with this sysfs root.' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore check" repair' -l 'repair' -d 'Fix the name index, finish or roll back work left by killed commands.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore check" json' -l 'json' -d 'One JSON document.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore check" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore store" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore store" -eq 1' -fa 'read' -d 'Print a node\'s value.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore store" -eq 1' -fa 'write' -d 'Set a node\'s value, creating missing parents.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore store" -eq 1' -fa 'ls' -d 'List a subtree as `path = "value"` lines (xenstore-ls -f form).'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore store" -eq 1' -fa 'rm' -d 'Remove a node and everything below it.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore store read" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore store read" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore store write" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore store write" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore store ls" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore store ls" p' -s 'p' -d 'Show permissions too (like xenstore-ls -p).'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore store ls" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore store rm" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore store rm" h help' -s 'h' -l 'help' -d 'Show help information.'
