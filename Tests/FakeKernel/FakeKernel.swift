@@ -83,10 +83,11 @@ struct FakeKernel {
         return o.isEmpty || o == "(null)" ? nil : o
     }
 
+    /// Logs first: whoever sees the link appear must find the line.
     func attach(_ bdf: String, _ driver: String) {
-        symlink("../../../bus/pci/drivers/\(driver)", deviceDir(bdf) + "/driver")
-        symlink("../../devices/\(bdf)", pci + "/drivers/\(driver)/\(bdf)")
         log("bind \(bdf) \(driver)")
+        symlink("../../devices/\(bdf)", pci + "/drivers/\(driver)/\(bdf)")
+        symlink("../../../bus/pci/drivers/\(driver)", deviceDir(bdf) + "/driver")
     }
 
     /// The kernel's `driver_match_device` for PCI: an override names the only
@@ -106,9 +107,9 @@ struct FakeKernel {
             guard access(deviceDir(value), F_OK) == 0 else { return }
             if file == "unbind" {
                 guard currentDriver(value) == driver else { return }
-                unlink(deviceDir(value) + "/driver")
-                unlink(pci + "/drivers/\(driver)/\(value)")
                 log("unbind \(value) \(driver)")
+                unlink(pci + "/drivers/\(driver)/\(value)")
+                unlink(deviceDir(value) + "/driver")
             } else if currentDriver(value) == nil && mayBind(value, driver) {
                 attach(value, driver)
             }

@@ -67,7 +67,10 @@ import XenStoreTestSupport
         let reader = out.fileHandleForReading
         var text = ""
         let deadline = Date().addingTimeInterval(60)
-        while !text.contains("watching") && Date() < deadline {
+        func watching() -> Bool {
+            text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().contains { $0.hasPrefix("watching") }
+        }
+        while !watching() && Date() < deadline {
             let chunk = reader.availableData
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)

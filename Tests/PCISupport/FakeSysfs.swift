@@ -120,6 +120,18 @@ public final class FakeSysfs: @unchecked Sendable {
         ((try? String(contentsOfFile: root + "/.fake-kernel/log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
+    /// The log once `done` holds for it (the stand-in acts a moment after a
+    /// write, and nothing waits for a reset), or as it is after `seconds`.
+    public func log(waitingUntil done: ([String]) -> Bool, seconds: Double = 5) -> [String] {
+        let deadline = Date().addingTimeInterval(seconds)
+        var now = log
+        while !done(now) && Date() < deadline {
+            usleep(2000)
+            now = log
+        }
+        return now
+    }
+
     /// Makes `driver` refuse every device from now on.
     public func refuse(_ driver: String) throws {
         let path = root + "/.fake-kernel/refuse"
