@@ -9,6 +9,7 @@ export PATH=/opt/swift/usr/bin:$PATH
 bash "$repo/scripts/deps.sh"
 cd "$repo"
 bash Benchmarks/run.sh --quick
+bash Benchmarks/run-pci.sh --quick
 swift build --build-tests
 # Last, so the run closes on the test runner's own summary.
 swift test --skip-build --disable-xctest

@@ -9,9 +9,10 @@ import XenStore
 ///   pci-bench list                          read the whole database (bus by bus)
 ///   pci-bench dump                          read it and render both dump forms
 ///   pci-bench assign-release --rounds R     assign + release one device R times
+///   pci-bench all                           every mode in turn (for the engine, which lives in process)
 ///
 /// `--backend xenstored` (default; XENSTORED_PATH) or `--backend engine`
-/// (in process: populate then runs every mode itself). One JSON line per mode.
+/// (in process, so use `all`). One JSON line per mode.
 @main
 struct PCIBench {
     static func fail(_ why: String, _ code: Int32 = 1) -> Never {
@@ -67,7 +68,7 @@ struct PCIBench {
             default: fail("unknown backend \(backend)", 64)
             }
             let db = PCIDatabase(store: store)
-            let modes = backend == "engine" ? ["populate", "list", "dump", "assign-release"] : [mode]
+            let modes = mode == "all" ? ["populate", "list", "dump", "assign-release"] : [mode]
             for m in modes { try run(m, db, impl, devices: devices, rounds: rounds) }
         } catch {
             fail("\(error)")

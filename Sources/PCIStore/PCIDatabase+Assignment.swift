@@ -12,12 +12,13 @@ extension PCIDatabase {
         guard domain != .dom0 else { throw PCIStoreError.badInput("devices are assigned to guests (domain 1…\(DomID.maxValue)), not dom0") }
         guard !targets.isEmpty else { throw PCIStoreError.badInput("no device given") }
         if !dryRun, let sysfs { _ = try recover(sysfs: sysfs) }
-        // A first look, outside any transaction, decides what to reset; the
+        // With a bus to reset, a first look decides what to reset; the
         // transaction below checks everything again before it commits.
-        let group = try transaction { t in try assignmentSet(targets, allowSplit: allowSplit, t) }
+        // Without one (a store-only host), that transaction is all there is.
+        let group = sysfs == nil ? nil : try transaction { t in try assignmentSet(targets, allowSplit: allowSplit, t) }
         var methods: [SBDF: String] = [:]
         var report = Report()
-        for a in group {
+        for a in group ?? [] {
             report.add(actions: [BusStep.reset(a).description])
             if dryRun { continue }
             methods[a] = try resetMethod(a, sysfs)
@@ -26,14 +27,14 @@ extension PCIDatabase {
         let result: Report = try transaction { t in
             var out = Report()
             let now = try assignmentSet(targets, allowSplit: allowSplit, t)
-            guard Set(now) == Set(group) else {
+            guard group.map({ Set($0) == Set(now) }) ?? true else {
                 throw PCIStoreError.refused("the devices changed while resetting them; run the command again")
             }
             for a in now {
                 var r = try t.existing(a)
                 r.state = .assigned
                 r.domain = domain
-                r.lastReset = dryRun ? (sysfs?.resetMethods(a)?.first ?? "unsupported") : methods[a]
+                r.lastReset = sysfs == nil ? nil : dryRun ? (sysfs!.resetMethods(a)?.first ?? "unsupported") : methods[a]
                 r.splitOverride = allowSplit && r.peers.contains { !now.contains($0) }
                 r.changed = stamp
                 t.stage(r)
@@ -115,7 +116,7 @@ extension PCIDatabase {
 
     private func release(sysfs: Sysfs?, dryRun: Bool, select: (DatabaseTransaction) throws -> [SBDF]) throws -> Report {
         if !dryRun, let sysfs { _ = try recover(sysfs: sysfs) }
-        let chosen = try transaction { t in try select(t) }
+        let chosen = sysfs == nil ? [] : try transaction { t in try select(t) }
         var report = Report()
         var methods: [SBDF: String] = [:]
         for a in chosen {
@@ -133,7 +134,7 @@ extension PCIDatabase {
                 r.state = .assignable
                 r.domain = nil
                 r.splitOverride = false
-                r.lastReset = methods[a] ?? r.lastReset
+                r.lastReset = sysfs == nil ? nil : methods[a] ?? "failed"
                 r.changed = stamp
                 t.stage(r)
                 out.devices.append(r)

@@ -20,7 +20,7 @@ extension PCIDatabase {
             if let sysfs { report.repaired += try recover(sysfs: sysfs) }
             report.repaired += try repairIndex()
         }
-        let reading = try read()
+        let reading = try read(thorough: true)
         report.devices = reading.image.devices.count
         report.problems = reading.violations
         for (a, p) in reading.image.pending.sorted(by: { $0.key < $1.key }) where !ProcessIdentity.isAlive(p) {

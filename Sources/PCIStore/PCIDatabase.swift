@@ -62,13 +62,19 @@ public struct PCIDatabase: Sendable {
     /// would be too: but cxenstored keeps a transaction's accessed nodes in a
     /// list it searches on every access, so a 50,000-node transaction takes
     /// minutes, and one per bus (at most 256 functions) takes milliseconds.
-    public func read() throws -> DatabaseImage.Reading {
+    ///
+    /// The leaves of a device directory hold values, never children, so a
+    /// quick read does not ask each of them for a child list (half the
+    /// requests); `thorough` does, so `check` also finds junk hung below a leaf.
+    public func read(thorough: Bool = false) throws -> DatabaseImage.Reading {
         var entries: [(XenStorePath, String)] = []
+        let leafDepth = PCIStoreLayout.devices.components.count + 4
         func walk(_ t: DatabaseTransaction, _ top: XenStorePath, skipping: Set<XenStorePath> = []) throws {
             var stack = [top]
             while let p = stack.popLast() {
                 guard let value = try t.tx.readIfPresent(p) else { continue }
                 entries.append((p, String(decoding: value, as: UTF8.self)))
+                if !thorough && p.components.count == leafDepth && PCIStoreLayout.devices.contains(p) { continue }
                 for c in (try t.tx.directoryIfPresent(p) ?? []).reversed() {
                     let child = try p.appending(c)
                     if !skipping.contains(child) { stack.append(child) }

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# PCI database benchmark, in one run against one fresh xenstored:
+#   list   read the whole database of N devices (16 buses of 256 functions)
+#          - c-libxenstore: plain C, one transaction per bus (what pcistore does)
+#          - c-raw-pipelined: C on the wire protocol, no transactions, every
+#            request pipelined: the fastest any reader can be
+#          - swift-libxenstore: `pcistore list`'s read (PCIDatabase.read)
+#   dump   the same read, rendered in both dump forms (Swift only)
+#   assign-release  one device assigned and released R times: the C program's
+#          two transactions beside PCIDatabase.assign/release (no sysfs reset)
+# then the same Swift workload on the embedded engine. Prints JSON lines and
+# the ratios (time ratio: >1 means slower than the baseline).
+#
+# Usage: Benchmarks/run-pci.sh [--devices N] [--rounds R] [--quick]
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+devices=4096 rounds=500
+while (($#)); do
+    case $1 in
+        --devices) devices=$2; shift 2 ;;
+        --rounds) rounds=$2; shift 2 ;;
+        --quick) devices=512 rounds=50; shift ;;
+        *) echo "usage: $0 [--devices N] [--rounds R] [--quick]" >&2; exit 64 ;;
+    esac
+done
+out=$repo/.build-bench
+mkdir -p "$out"
+make -s -C "$here/c" OUT="$out" >&2
+(cd "$repo" && swift build -c release --product pci-bench >&2)
+bench=$(cd "$repo" && swift build -c release --show-bin-path)/pci-bench
+rundir=$(mktemp -d /tmp/pcistore-pcibench.XXXXXX)
+trap 'bash "$repo/scripts/xenstored/xenstored.sh" stop "$rundir" >/dev/null 2>&1 || true; rm -rf "$rundir"' EXIT
+export XENSTORED_PATH=$(bash "$repo/scripts/xenstored/xenstored.sh" start "$rundir")
+
+results=$out/pci-results.jsonl
+: >"$results"
+"$bench" populate --devices "$devices" | tee -a "$results"
+"$out/pcibench" list | tee -a "$results"
+"$out/pcibench" list-pipelined | tee -a "$results"
+"$bench" list | tee -a "$results"
+"$bench" dump | tee -a "$results"
+"$out/pcibench" assign-release --device 0000-00-00-0 --rounds "$rounds" | tee -a "$results"
+"$bench" assign-release --rounds "$rounds" | tee -a "$results"
+"$bench" all --backend engine --devices "$devices" --rounds "$rounds" | sed 's/^/ /' | tee -a "$results"
+
+python3 - "$results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+def get(impl, mode):
+    return next(r for r in rows if r["impl"] == impl and r["mode"] == mode)
+c, raw, sw, eng = (get(i, "list") for i in ("c-libxenstore", "c-raw-pipelined", "swift-libxenstore", "swift-engine"))
+print(f"\nlist of {sw['devices']} devices: swift {sw['seconds']:.3f}s, c-libxenstore {c['seconds']:.3f}s, c-raw-pipelined {raw['seconds']:.3f}s, engine {eng['seconds']:.3f}s")
+print(f"  swift/c-libxenstore {sw['seconds']/c['seconds']:.2f}x   swift/c-raw-pipelined {sw['seconds']/raw['seconds']:.2f}x   engine/c-libxenstore {eng['seconds']/c['seconds']:.3f}x")
+d = get("swift-libxenstore", "dump")
+print(f"dump (read + both forms): swift {d['seconds']:.3f}s = {d['seconds']/c['seconds']:.2f}x c-libxenstore list")
+ca, sa, ea = get("c-libxenstore", "assign-release"), get("swift-libxenstore", "assign-release"), get("swift-engine", "assign-release")
+print(f"assign+release pairs/s: swift {sa['pairs_per_s']:.0f}, c-libxenstore {ca['pairs_per_s']:.0f} (time ratio {ca['pairs_per_s']/sa['pairs_per_s']:.2f}x), engine {ea['pairs_per_s']:.0f}")
+PY
