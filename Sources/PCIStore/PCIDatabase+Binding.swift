@@ -151,8 +151,9 @@ extension PCIDatabase {
     /// Finishes or rolls back binding work whose command died (journal entries
     /// of processes that no longer run). Called before every change; returns
     /// what it did.
+    /// With `dryRun`, says what it would do and does nothing.
     @discardableResult
-    public func recover(sysfs: Sysfs) throws -> [String] {
+    public func recover(sysfs: Sysfs, dryRun: Bool = false) throws -> [String] {
         let entries: [(SBDF, PendingOperation)] = try transaction { t in
             try (t.tx.directoryIfPresent(PCIStoreLayout.pending) ?? []).compactMap { n in
                 guard let a = try? SBDF(n.rawValue),
@@ -164,6 +165,7 @@ extension PCIDatabase {
         var log: [String] = []
         for (a, p) in entries where !ProcessIdentity.isAlive(p) {
             guard let r = try record(a), r.state.isTransitional else {
+                if dryRun { log.append("\(a): would drop a stale journal entry"); continue }
                 try transaction { t in
                     t.pendingChanges[a] = .some(nil)
                     _ = try t.commit(apply: true)
@@ -176,6 +178,10 @@ extension PCIDatabase {
             switch p.kind {
             case .seize: forward = current != nil && current == r.stub
             case .return: forward = current == r.originalDriver && (current != nil || !sysfs.exists(a) || r.originalDriver == nil)
+            }
+            if dryRun {
+                log.append("\(a): would \(forward ? "finish" : "roll back") the \(p.kind == .seize ? "seize" : "return") left by pid \(p.pid)")
+                continue
             }
             if !forward && sysfs.exists(a) {
                 let steps = p.kind == .seize

@@ -14,11 +14,12 @@ extension PCIDatabase {
     /// fixes what is unambiguous: the name index (rebuilt from the devices),
     /// journal entries left by killed commands (finished or rolled back), a
     /// missing schema node. Everything else is reported, never guessed at.
-    public func check(sysfs: Sysfs?, repair: Bool) throws -> CheckReport {
+    /// With `dryRun`, `repaired` says what repair would do and nothing changes.
+    public func check(sysfs: Sysfs?, repair: Bool, dryRun: Bool = false) throws -> CheckReport {
         var report = CheckReport()
         if repair {
-            if let sysfs { report.repaired += try recover(sysfs: sysfs) }
-            report.repaired += try repairIndex()
+            if let sysfs { report.repaired += try recover(sysfs: sysfs, dryRun: dryRun) }
+            report.repaired += try repairIndex(dryRun: dryRun)
         }
         let reading = try read(thorough: true)
         report.devices = reading.image.devices.count
@@ -45,7 +46,7 @@ extension PCIDatabase {
     }
 
     /// Rebuilds the name index from the names the devices hold.
-    func repairIndex() throws -> [String] {
+    func repairIndex(dryRun: Bool = false) throws -> [String] {
         let reading = try read()
         var wanted: [XenStorePath: String] = [:]
         for r in reading.image.devices.values { if let n = r.name { wanted[PCIStoreLayout.name(n)] = r.address.nodeName.rawValue } }
@@ -62,17 +63,18 @@ extension PCIDatabase {
                     }
                 }
             }
+            let would = dryRun ? "would have " : ""
             for (p, v) in present where wanted[p] != v {
-                try t.tx.remove(p)
-                done.append("removed stale index entry \(p)")
+                if !dryRun { try t.tx.remove(p) }
+                done.append("\(would)removed stale index entry \(p)")
             }
             for (p, v) in wanted where present[p] != v {
-                try t.tx.write(p, v)
-                done.append("indexed \(p) = \(v)")
+                if !dryRun { try t.tx.write(p, v) }
+                done.append("\(would)indexed \(p) = \(v)")
             }
             if try t.tx.readIfPresent(PCIStoreLayout.schemaNode) == nil, !present.isEmpty || !wanted.isEmpty {
-                try t.tx.write(PCIStoreLayout.schemaNode, PCIStoreLayout.schemaVersion)
-                done.append("wrote \(PCIStoreLayout.schemaNode)")
+                if !dryRun { try t.tx.write(PCIStoreLayout.schemaNode, PCIStoreLayout.schemaVersion) }
+                done.append("\(would)wrote \(PCIStoreLayout.schemaNode)")
             }
             return done.sorted()
         }

@@ -138,17 +138,19 @@ struct Check: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Also compare the records with this sysfs root.") var sysfs: String?
     @Flag(help: "Fix the name index, finish or roll back work left by killed commands.") var repair = false
+    @OptionGroup var dry: DryRun
     @Flag(help: "One JSON document.") var json = false
 
     func run() throws {
         try Output.guarded {
             let root = sysfs ?? Environment.current["PCISTORE_SYSFS"]
-            let r = try global.database().check(sysfs: root.map { Sysfs(root: $0) } ?? (repair ? Sysfs() : nil), repair: repair)
+            let r = try global.database().check(sysfs: root.map { Sysfs(root: $0) } ?? (repair ? Sysfs() : nil), repair: repair,
+                                                 dryRun: dry.dryRun)
             if json {
                 struct Doc: Encodable { let devices: Int; let problems: [[String: String]]; let repaired: [String] }
                 print(DatabaseJSON.encodeValue(Doc(devices: r.devices, problems: r.problems.map { ["path": $0.path, "problem": $0.problem] }, repaired: r.repaired)))
             } else {
-                for line in r.repaired { print("repaired: \(line)") }
+                for line in r.repaired { print("\(dry.dryRun ? "dry run" : "repaired"): \(line)") }
                 for p in r.problems { print("\(p.path): \(p.problem)") }
                 print("\(r.devices) devices, \(r.problems.count) problems")
             }

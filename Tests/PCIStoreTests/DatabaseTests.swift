@@ -264,6 +264,10 @@ import XenStoreTestSupport
             #expect(e.kind == .corrupt && e.message.contains("0000-03-00-0/state"))
         }
         _ = try f.db.assign([sbdf("05:00.0")], to: DomID(3), sysfs: f.sysfs)
+        let untouched = try f.tree()
+        let planned = try f.db.check(sysfs: nil, repair: true, dryRun: true)
+        #expect(planned.repaired == ["would have indexed \(PCIStoreLayout.name(try DeviceName("nic9"))) = 0000-05-00-0"])
+        #expect(try f.tree() == untouched)
         let repaired = try f.db.check(sysfs: nil, repair: true)
         #expect(repaired.repaired == ["indexed \(PCIStoreLayout.name(try DeviceName("nic9"))) = 0000-05-00-0"])
     }
