@@ -50,7 +50,7 @@ let package = Package(
             path: "Benchmarks/PCIBench"
         ),
         .testTarget(name: "XenStoreTests", dependencies: ["XenStore", "XenStoreTestSupport"]),
-        .testTarget(name: "PCIStoreSchemaTests", dependencies: ["PCIStoreSchema"]),
+        .testTarget(name: "PCIStoreSchemaTests", dependencies: ["PCIStoreSchema", "XenStoreTestSupport"]),
         .testTarget(name: "PCIStoreTests", dependencies: ["PCIStore", "XenStoreTestSupport", "PCITestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["XenStore", "XenStoreTestSupport", "PCITestSupport"]),
     ],

@@ -9,11 +9,7 @@ struct CLI {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pcistore").path
     }()
 
-    struct Result {
-        let status: Int32
-        let out: String
-        let err: String
-    }
+    typealias Result = Subprocess.Result
 
     var environment: [String: String]
 
@@ -34,19 +30,7 @@ struct CLI {
     func callAsFunction(_ args: String...) throws -> Result { try run(args) }
 
     func run(_ args: [String]) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = args
-        p.environment = environment
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self),
-                      err: String(decoding: e, as: UTF8.self))
+        try Subprocess.run(Self.binary, args, environment: environment)
     }
 }
 

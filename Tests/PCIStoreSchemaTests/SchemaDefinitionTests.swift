@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import PCIStoreSchema
 import XenStore
+import XenStoreTestSupport
 
 /// `schema/` is the contract other languages read; these tests hold the Swift
 /// types to it.
@@ -132,16 +133,5 @@ enum Generate {
             changed: ChangeStamp(time: .random(in: 0...4_000_000_000, using: &rng), domain: .random(in: 0...100, using: &rng),
                                  tool: "pcistore", operation: ["discover", "assign", "release", "assignable-add"].randomElement(using: &rng)!),
             splitOverride: state == .assigned && Bool.random(using: &rng))
-    }
-}
-
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,6 +1,7 @@
 import Testing
 @testable import PCIStoreSchema
 import XenStore
+import XenStoreTestSupport
 
 @Suite struct AddressAndNameTests {
     @Test(arguments: [
