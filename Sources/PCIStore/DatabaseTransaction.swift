@@ -28,7 +28,15 @@ final class DatabaseTransaction {
             return nil
         }
         var nodes: [String: String] = [:]
-        for n in names { nodes[n.rawValue] = String(decoding: try tx.read(try dir.appending(n)), as: UTF8.self) }
+        for n in names {
+            let leaf = try dir.appending(n)
+            // Listed, then gone: another transaction committed in between, so
+            // this one will conflict anyway. Say so now and run it again.
+            guard let v = try tx.readIfPresent(leaf) else {
+                throw XenStoreError(.tryAgain, .read, path: leaf.rawValue, detail: "changed while being read")
+            }
+            nodes[n.rawValue] = String(decoding: v, as: UTF8.self)
+        }
         do {
             let r = try DeviceRecord(address: a, nodes: nodes, at: dir.rawValue)
             loaded[a] = r

@@ -72,7 +72,8 @@ public struct XenStoreRetryPolicy: Sendable, Hashable {
 extension XenStoreConnection {
     /// Runs `body` in a transaction: commits when it returns, aborts when it throws.
     ///
-    /// On `EAGAIN` at commit the whole closure runs again (so it must have no
+    /// On `EAGAIN` at commit (or thrown by the closure, meaning "what I read
+    /// does not hang together") the whole closure runs again (so it must have no
     /// effects outside the transaction), up to `policy.maxAttempts` times with
     /// growing, jittered back-off; after that it fails `.retriesExhausted`.
     /// Conflicts are detected only on nodes the transaction read or looked up
@@ -84,8 +85,13 @@ extension XenStoreConnection {
         var attempt = 1
         while true {
             let id = try startTransaction()
-            let result = try runBody(body, XenStoreTransaction(connection: self, id: id))
-            if let failure = commit(id) {
+            let outcome = try runBody(body, XenStoreTransaction(connection: self, id: id))
+            let failure: XenStoreError?
+            switch outcome {
+            case .success: failure = commit(id)
+            case .failure(let e): failure = e
+            }
+            if let failure {
                 guard failure.code == .tryAgain else { throw failure }
                 guard attempt < policy.maxAttempts else {
                     throw XenStoreError(.retriesExhausted, .transactionEnd,
@@ -95,7 +101,7 @@ extension XenStoreConnection {
                 usleep(policy.delay(beforeAttempt: attempt))
                 continue
             }
-            return result
+            if case .success(let result) = outcome { return result }
         }
     }
 }
@@ -103,12 +109,15 @@ extension XenStoreConnection {
 extension XenStoreConnection {
     /// Runs the closure; when it throws, aborts the transaction and rethrows
     /// the closure's error (an abort that fails, say on a lost connection,
-    /// must not hide it).
-    private func runBody<T>(_ body: (XenStoreTransaction) throws -> T, _ tx: XenStoreTransaction) throws -> T {
+    /// must not hide it) — except `EAGAIN`, which the closure may throw to say
+    /// its view is inconsistent (a node listed, then gone): that is returned,
+    /// to be retried like a conflict at commit.
+    private func runBody<T>(_ body: (XenStoreTransaction) throws -> T, _ tx: XenStoreTransaction) throws -> Result<T, XenStoreError> {
         do {
-            return try body(tx)
+            return .success(try body(tx))
         } catch {
             try? endTransaction(tx.id, commit: false)
+            if let e = error as? XenStoreError, e.code == .tryAgain { return .failure(e) }
             throw error
         }
     }

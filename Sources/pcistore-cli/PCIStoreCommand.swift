@@ -3,7 +3,7 @@ import PCIStore
 import XenStore
 
 @main
-struct PCIStoreCommand: ParsableCommand {
+struct PCIStoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pcistore",
         abstract: "The state of PCI passthrough, kept in XenStore.",
@@ -23,7 +23,7 @@ struct PCIStoreCommand: ParsableCommand {
             """,
         subcommands: [
             Discover.self, List.self, Show.self, AssignableList.self, AssignableAdd.self, AssignableRemove.self,
-            Assign.self, Release.self, Dump.self, Restore.self, Check.self, Store.self,
+            Assign.self, Release.self, Watch.self, Dump.self, Restore.self, Check.self, Store.self,
         ]
     )
 }

@@ -287,6 +287,21 @@ struct ConformanceTests {
     }
 
     @Test(arguments: Backend.allCases)
+    func aClosureThatSaysEAGAINIsRunAgain(_ backend: Backend) throws {
+        let f = try backend.fixture()
+        let c = try f.connect()
+        var attempts = 0
+        let v: Int = try c.transaction { tx in
+            attempts += 1
+            try tx.write(f.path("again"), String(attempts))
+            if attempts < 3 { throw XenStoreError(.tryAgain, .read, detail: "inconsistent view") }
+            return attempts
+        }
+        #expect(v == 3)
+        #expect(try c.readString(f.path("again")) == "3")
+    }
+
+    @Test(arguments: Backend.allCases)
     func helperAbortsWhenTheClosureThrows(_ backend: Backend) throws {
         struct Refused: Error {}
         let f = try backend.fixture()

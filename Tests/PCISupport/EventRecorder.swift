@@ -1,0 +1,50 @@
+import Foundation
+import PCIStore
+import Synchronization
+
+/// Consumes a PCI event stream in the background, keeping what arrived.
+public final class EventRecorder: Sendable {
+    private final class Box: Sendable {
+        let events = Mutex<[PCIEvent]>([])
+        let failure = Mutex<String?>(nil)
+    }
+    private let box = Box()
+    private let task: Task<Void, Never>
+
+    public init(_ stream: PCIEventStream) {
+        let box = self.box
+        task = Task {
+            do {
+                for try await e in stream { box.events.withLock { $0.append(e) } }
+            } catch {
+                box.failure.withLock { $0 = "\(error)" }
+            }
+        }
+    }
+
+    deinit { task.cancel() }
+
+    public var received: [PCIEvent] { box.events.withLock { $0 } }
+    public var failure: String? { box.failure.withLock { $0 } }
+
+    @discardableResult
+    public func wait(for count: Int, seconds: Double = 5) async -> [PCIEvent] {
+        let deadline = Date().addingTimeInterval(seconds)
+        while received.count < count && Date() < deadline { try? await Task.sleep(nanoseconds: 2_000_000) }
+        return received
+    }
+
+    /// Waits until `done` holds for what arrived, or `seconds` passed.
+    @discardableResult
+    public func wait(until done: ([PCIEvent]) -> Bool, seconds: Double = 5) async -> [PCIEvent] {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !done(received) && Date() < deadline { try? await Task.sleep(nanoseconds: 2_000_000) }
+        return received
+    }
+
+    /// Lets in-flight events land, for asserting that nothing more arrives.
+    public func settle(seconds: Double = 0.3) async -> [PCIEvent] {
+        try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+        return received
+    }
+}
