@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Everything the tests need, then every test: the XenStore conformance suite
 # against the embedded engine and the real xenstored (started by the tests
-# themselves), the engine's own tests, the CLI tests on the built binary, and a
-# quick run of the benchmark (first) so it cannot rot.
+# themselves), the engine's own tests, the CLI tests on the built binary, the
+# QEMU guest on a real kernel, and quick runs of the benchmarks (first) so they
+# cannot rot.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH=/opt/swift/usr/bin:$PATH
@@ -10,6 +11,10 @@ bash "$repo/scripts/deps.sh"
 cd "$repo"
 bash Benchmarks/run.sh --quick
 bash Benchmarks/run-pci.sh --quick
+# A real Debian kernel under QEMU (TCG) with emulated PCI devices: discover,
+# seize to pci-stub and vfio-pci, rebind, reset, refusals, rollback on the
+# guest's real sysfs (scripts/qemu/README.md).
+bash scripts/qemu/guest-a.sh
 swift build --build-tests
 # Last, so the run closes on the test runner's own summary.
 swift test --skip-build --disable-xctest

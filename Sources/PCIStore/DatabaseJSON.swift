@@ -22,6 +22,17 @@ public enum DatabaseJSON {
             var physfn: String?
             var virtfns: [String]
             var numa: Int
+
+            /// Absent values are `null`, never left out (schema/json.md).
+            public func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(slot_functions, forKey: .slot_functions)
+                try c.encode(iommu_group, forKey: .iommu_group)
+                try c.encode(group_members, forKey: .group_members)
+                try c.encode(physfn, forKey: .physfn)
+                try c.encode(virtfns, forKey: .virtfns)
+                try c.encode(numa, forKey: .numa)
+            }
         }
         public struct Bar: Codable, Equatable, Sendable {
             var index: Int
@@ -54,6 +65,24 @@ public enum DatabaseJSON {
         var topology: Topology
         var resources: Resources
         var changed: Changed
+
+        /// Absent values are `null`, never left out (schema/json.md).
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(address, forKey: .address)
+            try c.encode(node, forKey: .node)
+            try c.encode(state, forKey: .state)
+            try c.encode(domain, forKey: .domain)
+            try c.encode(name, forKey: .name)
+            try c.encode(driver, forKey: .driver)
+            try c.encode(stub, forKey: .stub)
+            try c.encode(reset, forKey: .reset)
+            try c.encode(override, forKey: .override)
+            try c.encode(identity, forKey: .identity)
+            try c.encode(topology, forKey: .topology)
+            try c.encode(resources, forKey: .resources)
+            try c.encode(changed, forKey: .changed)
+        }
     }
 
     static func hex(_ v: UInt64, _ w: Int) -> String {

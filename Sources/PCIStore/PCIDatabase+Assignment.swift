@@ -124,6 +124,9 @@ extension PCIDatabase {
             if dryRun { continue }
             methods[a] = (try? resetMethod(a, sysfs)) ?? "failed"
         }
+        for (a, m) in methods.sorted(by: { $0.key < $1.key }) where m == "failed" {
+            report.notes.append("warning: \(a) could not be reset; it is back in the pool unreset (recorded as reset=failed); assign resets it again first")
+        }
         let stamp = actor.stamp("release")
         let result: Report = try transaction { t in
             var out = Report()

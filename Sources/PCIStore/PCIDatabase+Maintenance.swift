@@ -24,6 +24,10 @@ extension PCIDatabase {
         let reading = try read(thorough: true)
         report.devices = reading.image.devices.count
         report.problems = reading.violations
+        for (a, r) in reading.image.devices.sorted(by: { $0.key < $1.key }) where r.lastReset == "failed" && r.state == .assignable {
+            report.problems.append(SchemaViolation(path: PCIStoreLayout.node(a, "reset").rawValue,
+                                                   "in the pool, but released without a successful reset: it may hold the last guest's state (assign resets it first)"))
+        }
         for (a, p) in reading.image.pending.sorted(by: { $0.key < $1.key }) where !ProcessIdentity.isAlive(p) {
             report.problems.append(SchemaViolation(path: PCIStoreLayout.pending(a).rawValue,
                                                    "\(p.kind.rawValue) left unfinished by pid \(p.pid), which is gone; any change (or check --repair) finishes or rolls it back"))

@@ -172,11 +172,11 @@ public struct Sysfs: Sendable {
     }
 
     private func settle(_ what: String, _ done: () -> Bool) throws(SysfsError) {
-        var waited = 0.0
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .milliseconds(Int(settleTimeout * 1000)))
         while !done() {
-            if waited >= settleTimeout { throw SysfsError(path: root, "timed out after \(settleTimeout)s waiting for \(what)") }
+            if clock.now >= deadline { throw SysfsError(path: root, "timed out after \(settleTimeout)s waiting for \(what)") }
             usleep(1000)
-            waited += 0.001
         }
     }
 

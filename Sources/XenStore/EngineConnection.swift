@@ -96,6 +96,7 @@ final class EngineConnection: XenStoreConnection {
     }
 
     func watch(_ path: XenStorePath) throws(XenStoreError) -> XenStoreWatch {
+        try engine.followFile()
         let token = WatchToken.make(watchSerial.add(1, ordering: .relaxed).newValue)
         let (stream, continuation) = AsyncStream.makeStream(of: XenStoreWatchEvent.self)
         try run(.watch, path, .none) { (st, ctx) throws(XenStoreError.Code) in

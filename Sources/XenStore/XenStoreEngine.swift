@@ -1,4 +1,7 @@
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An in-memory XenStore with cxenstored's semantics, optionally kept in a file.
 ///
@@ -11,6 +14,13 @@ public final class XenStoreEngine: Sendable {
     let state: Mutex<EngineState>
     let file: EngineFile?
     private let loaded: Mutex<EngineFile.Stamp?>
+    /// Watches the store file's directory once a watch is registered, so
+    /// commits by other processes fire this process's watches by themselves.
+    private let fileWatcher = Mutex<WatchReader?>(nil)
+
+    deinit {
+        fileWatcher.withLock { $0?.stop() }
+    }
 
     /// A store that lives as long as this object.
     public init(quotas: XenStoreQuotas = .cxenstored) {
@@ -43,6 +53,37 @@ public final class XenStoreEngine: Sendable {
             return id
         }
         return EngineConnection(engine: self, id: id, domain: domain)
+    }
+
+    /// Starts following the file (inotify on its directory: the store is
+    /// replaced by `rename`), if there is one and it is not followed yet.
+    func followFile() throws(XenStoreError) {
+        guard let file else { return }
+        let failure: XenStoreError? = fileWatcher.withLock { (w) -> XenStoreError? in
+            guard w == nil else { return nil }
+            let fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
+            guard fd >= 0 else { return XenStoreError(.ioError, .watch, path: file.path, detail: "inotify_init1 failed") }
+            let slash = file.path.lastIndex(of: "/")
+            let dir = slash.map { $0 == file.path.startIndex ? "/" : String(file.path[..<$0]) } ?? "."
+            guard inotify_add_watch(fd, dir, UInt32(IN_MOVED_TO | IN_CLOSE_WRITE)) >= 0 else {
+                close(fd)
+                return XenStoreError(.ioError, .watch, path: dir, detail: "inotify_add_watch failed")
+            }
+            do throws(XenStoreError) {
+                w = try WatchReader(fd: fd) { [weak self] in
+                    var buffer = [UInt8](repeating: 0, count: 4096)
+                    while buffer.withUnsafeMutableBytes({ read(fd, $0.baseAddress, $0.count) }) > 0 {}
+                    // A no-op operation: taking the lock refreshes from the
+                    // file and fires the watches for what changed.
+                    _ = try? self?.perform(.watch, nil) { (_) throws(XenStoreError.Code) in () }
+                }
+                return nil
+            } catch {
+                close(fd)
+                return error
+            }
+        }
+        if let failure { throw failure }
     }
 
     /// The whole store in the engine's file format (what a persistent engine writes).

@@ -36,7 +36,9 @@ enum Output {
             print("dry run: nothing was changed; this would happen:")
             for s in r.steps { print("  " + s) }
         }
-        for n in r.notes { print(n) }
+        for n in r.notes {
+            if n.hasPrefix("warning: ") { note(n) } else { print(n) }
+        }
         if !dryRun && verbose {
             for d in r.devices { print("\(d.address) \(d.state.rawValue)\(d.domain.map { " domain \($0)" } ?? "")\(d.stub.map { " stub \($0)" } ?? "")\(d.lastReset.map { " reset \($0)" } ?? "")") }
         }

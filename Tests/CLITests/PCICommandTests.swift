@@ -195,3 +195,59 @@ struct HostCLI {
         #expect(killed > 0)
     }
 }
+
+@Suite struct WatchCommandTests {
+    /// `pcistore watch --json` prints a snapshot line, then one line per
+    /// device change, and ends on SIGTERM.
+    @Test(arguments: Backend.allCases)
+    func jsonLinesUntilSIGTERM(_ backend: Backend) async throws {
+        let h = try HostCLI(backend)
+        defer { h.stop() }
+        try h("assignable-add", "--stub", "pci-stub", "03:00.0", "03:00.1")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = ["watch", "--json", "--domain", "4"]
+        p.environment = h.cli.environment
+        let out = Pipe()
+        p.standardOutput = out
+        // Lines arrive on a reader of their own, so waiting has a deadline.
+        final class Collected: @unchecked Sendable {
+            let lock = NSLock()
+            var text = ""
+        }
+        let collected = Collected()
+        out.fileHandleForReading.readabilityHandler = { fh in
+            let d = fh.availableData
+            collected.lock.lock()
+            collected.text += String(decoding: d, as: UTF8.self)
+            collected.lock.unlock()
+        }
+        try p.run()
+        func lines() -> [String] {
+            collected.lock.lock()
+            defer { collected.lock.unlock() }
+            return collected.text.split(separator: "\n").map(String.init)
+        }
+        func wait(for n: Int) {
+            let deadline = Date().addingTimeInterval(10)
+            while lines().count < n && Date() < deadline { usleep(5000) }
+        }
+        wait(for: 1)
+        try h("assign", "--domain", "4", "03:00.0")
+        wait(for: 3)
+        p.terminate()
+        p.waitUntilExit()
+        out.fileHandleForReading.readabilityHandler = nil
+        #expect(p.terminationReason == .exit && p.terminationStatus == 0)
+        let objects = try lines().map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(objects.first?["event"] as? String == "snapshot")
+        #expect((objects.first?["devices"] as? [Any])?.isEmpty == true)
+        let changes = objects.dropFirst()
+        #expect(Set(changes.compactMap { $0["address"] as? String }) == ["0000:03:00.0", "0000:03:00.1"])
+        for c in changes {
+            #expect(c["event"] as? String == "changed")
+            #expect((c["aspects"] as? [String])?.contains("owner") == true)
+            #expect((c["new"] as? [String: Any])?["domain"] as? Int == 4)
+        }
+    }
+}

@@ -327,3 +327,32 @@ import XenStoreTestSupport
         }
     }
 }
+
+@Suite struct ResetFailureAndJSONTests {
+    @Test(arguments: Backend.allCases)
+    func aReleaseWhoseResetFailsSaysSoAndCheckFlagsIt(_ backend: Backend) throws {
+        let f = try PCIFixture(backend)
+        _ = try f.db.assignableAdd([sbdf("05:00.0")], stub: .pciStub, sysfs: f.sysfs)
+        _ = try f.db.assign([sbdf("05:00.0")], to: DomID(3), sysfs: f.sysfs)
+        // The kernel refuses the reset (here: the attribute cannot be written).
+        let reset = f.host.root + "/bus/pci/devices/0000:05:00.0/reset"
+        try? FileManager.default.removeItem(atPath: reset)
+        try FileManager.default.createDirectory(atPath: reset, withIntermediateDirectories: false)
+        let r = try f.db.release([sbdf("05:00.0")], sysfs: f.sysfs)
+        #expect(r.notes.contains { $0.hasPrefix("warning: 0000:05:00.0 could not be reset") })
+        #expect(try f.record("05:00.0").lastReset == "failed")
+        let check = try f.db.check(sysfs: nil, repair: false)
+        #expect(check.problems.map(\.path) == [PCIStoreLayout.node(sbdf("05:00.0"), "reset").rawValue])
+    }
+
+    @Test func absentValuesAreNullNotMissing() throws {
+        let r = DeviceRecord(address: sbdf("03:00.0"), identity: PCIIdentity(vendor: 1, device: 2),
+                             changed: ChangeStamp(time: 0, operation: "discover"))
+        let object = try JSONSerialization.jsonObject(with: Data(DatabaseJSON.encodeValue(DatabaseJSON.device(r)).utf8)) as! [String: Any]
+        for key in ["domain", "name", "driver", "stub", "reset"] {
+            #expect(object.keys.contains(key) && object[key] is NSNull, "\(key)")
+        }
+        let topology = object["topology"] as! [String: Any]
+        #expect(topology["iommu_group"] is NSNull && topology["physfn"] is NSNull)
+    }
+}

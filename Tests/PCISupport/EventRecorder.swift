@@ -28,7 +28,7 @@ public final class EventRecorder: Sendable {
     public var failure: String? { box.failure.withLock { $0 } }
 
     @discardableResult
-    public func wait(for count: Int, seconds: Double = 5) async -> [PCIEvent] {
+    public func wait(for count: Int, seconds: Double = 20) async -> [PCIEvent] {
         let deadline = Date().addingTimeInterval(seconds)
         while received.count < count && Date() < deadline { try? await Task.sleep(nanoseconds: 2_000_000) }
         return received
@@ -36,7 +36,7 @@ public final class EventRecorder: Sendable {
 
     /// Waits until `done` holds for what arrived, or `seconds` passed.
     @discardableResult
-    public func wait(until done: ([PCIEvent]) -> Bool, seconds: Double = 5) async -> [PCIEvent] {
+    public func wait(until done: ([PCIEvent]) -> Bool, seconds: Double = 20) async -> [PCIEvent] {
         let deadline = Date().addingTimeInterval(seconds)
         while !done(received) && Date() < deadline { try? await Task.sleep(nanoseconds: 2_000_000) }
         return received

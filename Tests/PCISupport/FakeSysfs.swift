@@ -122,7 +122,7 @@ public final class FakeSysfs: @unchecked Sendable {
 
     /// The log once `done` holds for it (the stand-in acts a moment after a
     /// write, and nothing waits for a reset), or as it is after `seconds`.
-    public func log(waitingUntil done: ([String]) -> Bool, seconds: Double = 5) -> [String] {
+    public func log(waitingUntil done: ([String]) -> Bool, seconds: Double = 10) -> [String] {
         let deadline = Date().addingTimeInterval(seconds)
         var now = log
         while !done(now) && Date() < deadline {

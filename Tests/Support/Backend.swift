@@ -74,7 +74,7 @@ public final class WatchRecorder: Sendable {
 
     /// Waits until at least `count` events arrived or `seconds` passed; returns what arrived.
     @discardableResult
-    public func wait(for count: Int, seconds: Double = 5) async -> [XenStoreWatchEvent] {
+    public func wait(for count: Int, seconds: Double = 20) async -> [XenStoreWatchEvent] {
         let deadline = Date().addingTimeInterval(seconds)
         while received.count < count && Date() < deadline {
             try? await Task.sleep(nanoseconds: 2_000_000)

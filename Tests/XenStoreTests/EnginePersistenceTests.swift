@@ -73,6 +73,20 @@ import XenStoreTestSupport
         #expect(await rec.wait(for: 2).map(\.path.rawValue) == ["/w", "/w/x"])
     }
 
+    @Test func anotherInstancesCommitFiresWatchesHereWithoutBeingAsked() async throws {
+        let file = temporaryFile()
+        let a = try XenStoreEngine(persistingTo: file).connect()
+        let b = try XenStoreEngine(persistingTo: file).connect()
+        try a.mkdir("/w")
+        let rec = WatchRecorder(try a.watch("/w"))
+        await rec.wait(for: 1)
+        try b.write("/w/y", "1")
+        try b.write("/w", "2")
+        // Both commits may land in one look at the file; then they fire in path order.
+        let got = await rec.wait(for: 3).map(\.path.rawValue)
+        #expect(got.count == 3 && got.first == "/w" && Set(got.dropFirst()) == ["/w", "/w/y"])
+    }
+
     @Test(arguments: [
         ("garbage", "not a pcistore XenStore snapshot"),
         ("pcistore-xenstore 1\ngeneration x\n", "line 2: bad generation"),

@@ -22,6 +22,11 @@ log() { echo "guest-a: $*" >&2; }
 started=$EPOCHREALTIME
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
+# One VM at a time: a second run waits for the first.
+mkdir -p "$cache"
+exec 9>"$cache/guest-a.lock"
+flock -n 9 || { log "another guest-a.sh is running; waiting"; flock 9; }
+
 # --- host side: packages and kernel ------------------------------------------
 release=$(bash "$here/prepare.sh")
 kdir="$cache/kernel"
@@ -100,6 +105,8 @@ qemu=(
     -device e1000e,bus=rp1
     -device pcie-root-port,id=rp2,bus=pcie.0,addr=07.0,chassis=2,slot=2,x-speed=2_5,x-width=1
     -device pcie-pci-bridge,id=pb1,bus=rp2
+    -device pcie-root-port,id=rp3,bus=pcie.0,addr=08.0,chassis=3,slot=3
+    -device e1000e,bus=rp3
 )
 log "booting (timeout ${limit}s): ${qemu[*]}"
 times="$work/times"
