@@ -173,13 +173,13 @@ _pcistore() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|dump|restore|check|store|help)
+    discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|watch|dump|restore|check|store|help)
         # Offer subcommand argument completions
         "_pcistore_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'discover list show assignable-list assignable-add assignable-remove assign release dump restore check store help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'discover list show assignable-list assignable-add assignable-remove assign release watch dump restore check store help' -- "${cur}"))
         ;;
     esac
 }
@@ -343,6 +343,27 @@ _pcistore_release() {
     esac
 }
 
+_pcistore_watch() {
+    repeating_flags=()
+    non_repeating_flags=(--json -h --help)
+    repeating_options=()
+    non_repeating_options=(--store --domain --state)
+    __pcistore_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--store')
+        return
+        ;;
+    '--domain')
+        return
+        ;;
+    '--state')
+        return
+        ;;
+    esac
+}
+
 _pcistore_dump() {
     repeating_flags=()
     non_repeating_flags=(--json -h --help)
@@ -378,7 +399,7 @@ _pcistore_restore() {
 
 _pcistore_check() {
     repeating_flags=()
-    non_repeating_flags=(--repair --json -h --help)
+    non_repeating_flags=(--repair --dry-run --json -h --help)
     repeating_options=()
     non_repeating_options=(--store --sysfs)
     __pcistore_offer_flags_options 0

@@ -57,6 +57,7 @@ _pcistore() {
             'assignable-remove:Take a device out of the pool; with --rebind, give it back to its original driver.'
             'assign:Give assignable devices to a domain, with their whole slot and IOMMU group.'
             'release:Return assigned devices to the pool (reset, assignable again).'
+            'watch:Print database events as they happen: a snapshot, then one line per device change.'
             'dump:Print the whole database, as JSON or in xenstore-ls -f form.'
             'restore:Write a dump (either form) back into an empty database, or over it with --replace.'
             'check:Validate every node and invariant (and the bus, with --sysfs); --repair fixes what is unambiguous.'
@@ -67,7 +68,7 @@ _pcistore() {
         ;;
     arg)
         case "${words[1]}" in
-        discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|dump|restore|check|store|help)
+        discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|watch|dump|restore|check|store|help)
             "_pcistore_${words[1]}" && ret=0
             ;;
         esac
@@ -193,6 +194,21 @@ _pcistore_release() {
     return "${ret}"
 }
 
+_pcistore_watch() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
+        '--json[One JSON object per line.]'
+        '--domain[Only devices of this domain.]:domain:'
+        '--state[Only devices in this state.]:state:'
+        '*:devices:'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
 _pcistore_dump() {
     local -i ret=1
     local -ar arg_specs=(
@@ -226,6 +242,7 @@ _pcistore_check() {
         '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
         '--sysfs[Also compare the records with this sysfs root.]:sysfs:'
         '--repair[Fix the name index, finish or roll back work left by killed commands.]'
+        '--dry-run[Print exactly what would be written and done; change nothing.]'
         '--json[One JSON document.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
