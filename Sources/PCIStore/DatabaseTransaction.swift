@@ -37,13 +37,17 @@ final class DatabaseTransaction {
             }
             nodes[n.rawValue] = String(decoding: v, as: UTF8.self)
         }
+        let r: DeviceRecord
         do {
-            let r = try DeviceRecord(address: a, nodes: nodes, at: dir.rawValue)
-            loaded[a] = r
-            return r
+            r = try DeviceRecord(address: a, nodes: nodes, at: dir.rawValue)
         } catch {
             throw PCIStoreError.corrupt(error)
         }
+        // Values that parse but break the rules together (assigned with no
+        // domain…) were not written by pcistore: act on no such record.
+        if let p = r.problems.first { throw PCIStoreError.corrupt(SchemaViolation(path: dir.rawValue, p)) }
+        loaded[a] = r
+        return r
     }
 
     /// Like `record`, but a missing device is an error naming it.
@@ -100,7 +104,7 @@ final class DatabaseTransaction {
                     throw PCIStoreError.refused("\(peer) shares \(Self.why(r, p)) with \(a) and is \(p.domain.map { "assigned to domain \($0)" } ?? "not assigned with it"); assign them together or pass --allow-split")
                 }
                 if r.state != .assigned && p.state == .assigned && !p.splitOverride {
-                    throw PCIStoreError.refused("\(peer) shares \(Self.why(r, p)) with \(a) and stays assigned to domain \(p.domain!); release them together")
+                    throw PCIStoreError.refused("\(peer) shares \(Self.why(r, p)) with \(a) and stays assigned to domain \(p.domain.map { "\($0)" } ?? "none"); release them together")
                 }
             }
         }

@@ -56,7 +56,7 @@ extension PCIDatabase {
         for a in targets {
             let r = try t.existing(a)
             guard r.state == .assignable else {
-                throw PCIStoreError.refused("\(a) is \(r.state == .assigned ? "assigned to domain \(r.domain!)" : "not assignable (\(r.state.rawValue))")")
+                throw PCIStoreError.refused("\(a) is \(r.state == .assigned ? "assigned to domain \(r.domain.map { "\($0)" } ?? "none")" : "not assignable (\(r.state.rawValue))")")
             }
             if !allowSplit {
                 for p in r.peers where !set.contains(p) {
@@ -68,8 +68,8 @@ extension PCIDatabase {
         for (a, named) in broughtBy.sorted(by: { $0.key < $1.key }) {
             let p = try t.record(a)
             guard let p, p.state == .assignable else {
-                let why = named.topology.groupMembers.contains(a) ? "IOMMU group \(named.topology.iommuGroup!)" : "slot \(a.slotName)"
-                let detail = p == nil ? " (it is not in the database)" : p!.state == .assigned ? " (assigned to domain \(p!.domain!))" : ""
+                let why = named.topology.groupMembers.contains(a) ? "IOMMU group \(named.topology.iommuGroup.map { "\($0)" } ?? "?")" : "slot \(a.slotName)"
+                let detail = p == nil ? " (it is not in the database)" : p!.state == .assigned ? " (assigned to domain \(p!.domain.map { "\($0)" } ?? "none"))" : ""
                 throw PCIStoreError.refused("\(a) shares \(why) with \(named.address) and is not assignable\(detail); make it assignable too, or pass --allow-split")
             }
         }

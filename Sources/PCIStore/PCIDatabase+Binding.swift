@@ -40,10 +40,10 @@ extension PCIDatabase {
                 var r = try old ?? discovered(a, sysfs, stamp)
                 switch r.state {
                 case .assignable:
-                    notes.append("\(a) is already assignable (held by \(r.stub!))")
+                    notes.append("\(a) is already assignable (held by \(r.stub.map { "\($0)" } ?? "no stub"))")
                     continue
                 case .assigned:
-                    throw PCIStoreError.refused("\(a) is assigned to domain \(r.domain!); release it first")
+                    throw PCIStoreError.refused("\(a) is assigned to domain \(r.domain.map { "\($0)" } ?? "none"); release it first")
                 case .seizing, .returning:
                     throw PCIStoreError.refused("\(a) is busy: another command is changing its binding (see /local/pci/pending)")
                 case .present:
@@ -102,7 +102,7 @@ extension PCIDatabase {
             var r = try t.existing(a)
             let old = r
             switch r.state {
-            case .assigned: throw PCIStoreError.refused("\(a) is assigned to domain \(r.domain!); release it first")
+            case .assigned: throw PCIStoreError.refused("\(a) is assigned to domain \(r.domain.map { "\($0)" } ?? "none"); release it first")
             case .seizing, .returning: throw PCIStoreError.refused("\(a) is busy: another command is changing its binding")
             case .present:
                 guard rebind, r.stub != nil else { throw PCIStoreError.refused("\(a) is not assignable") }
@@ -134,7 +134,7 @@ extension PCIDatabase {
                     (try? BusStep.seize(a, current: sysfs.driver(of: a), stub: stub).forEach { try $0.perform(sysfs) }) != nil
                 } ?? false
                 try restore([a: old], clearingPending: [a])
-                throw PCIStoreError.sysfs(error, "giving \(a) back to \(old.originalDriver.map(\.rawValue) ?? "no driver") failed; \(back ? "it is held by \(old.stub!) again" : "it may be unbound now") and the database is unchanged")
+                throw PCIStoreError.sysfs(error, "giving \(a) back to \(old.originalDriver.map(\.rawValue) ?? "no driver") failed; \(back ? "it is held by \(old.stub.map { "\($0)" } ?? "no stub") again" : "it may be unbound now") and the database is unchanged")
             }
         }
         let final = try finish([a], from: .returning, dryRun: dryRun, simulated: [moving]) { r in

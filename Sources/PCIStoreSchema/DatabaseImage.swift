@@ -164,7 +164,7 @@ public struct DatabaseImage: Hashable, Sendable {
                 }
                 if p.domain != r.domain {
                     out.append(SchemaViolation(path: PCIStoreLayout.device(a).rawValue,
-                                               "assigned to domain \(r.domain!) but \(peer) (same slot or IOMMU group) is \(p.domain.map { "with domain \($0)" } ?? p.state.rawValue)"))
+                                               "assigned to domain \(r.domain.map { "\($0)" } ?? "none") but \(peer) (same slot or IOMMU group) is \(p.domain.map { "with domain \($0)" } ?? p.state.rawValue)"))
                 }
             }
         }

@@ -356,3 +356,27 @@ import XenStoreTestSupport
         #expect(topology["iommu_group"] is NSNull && topology["physfn"] is NSNull)
     }
 }
+
+@Suite struct InconsistentRecordTests {
+    /// Values that each parse but break the rules together (assigned with no
+    /// domain, assignable with no stub): reads, check and operations report
+    /// them, and nothing traps.
+    @Test(arguments: Backend.allCases)
+    func inconsistentButParseableRecordsAreReportedNotTrappedOn(_ backend: Backend) throws {
+        let f = try PCIFixture(backend)
+        _ = try f.db.assignableAdd([sbdf("03:00.0"), sbdf("03:00.1")], stub: .pciStub, sysfs: f.sysfs)
+        try f.store.write(PCIStoreLayout.node(sbdf("03:00.0"), "state"), "assigned")
+        try f.store.write(PCIStoreLayout.node(sbdf("03:00.1"), "stub"), "none")
+        let reading = try f.db.read()
+        #expect(reading.violations.contains { $0.problem.contains("state assigned with domain none") })
+        #expect(reading.violations.contains { $0.problem.contains("assignable but no stub") })
+        #expect(try f.db.check(sysfs: f.sysfs, repair: false).problems.count >= 2)
+        for attempt in [{ _ = try f.db.assign([sbdf("03:00.0")], to: DomID(2), sysfs: f.sysfs) },
+                        { _ = try f.db.assign([sbdf("03:00.1")], to: DomID(2), sysfs: f.sysfs) },
+                        { _ = try f.db.assignableAdd([sbdf("03:00.0")], stub: .pciStub, sysfs: f.sysfs) },
+                        { _ = try f.db.release([sbdf("03:00.0")], sysfs: f.sysfs) },
+                        { _ = try f.db.assignableRemove(sbdf("03:00.0"), rebind: true, sysfs: f.sysfs) }] as [() throws -> Void] {
+            #expect(throws: PCIStoreError.self) { try attempt() }
+        }
+    }
+}
