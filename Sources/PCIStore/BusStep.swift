@@ -36,13 +36,12 @@ public enum BusStep: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Take it from the stub and give it back to `original` (or leave it unbound).
-    static func giveBack(_ a: SBDF, current: DriverName?, stub: DriverName?, original: DriverName?) -> [BusStep] {
+    static func giveBack(_ a: SBDF, current: DriverName?, original: DriverName?) -> [BusStep] {
         if let original, current == original { return [.override(a, nil)] }
         var steps: [BusStep] = []
         if let current { steps.append(.unbind(a, from: current)) }
         steps.append(.override(a, nil))
         if let original { steps.append(.bind(a, to: original)) }
-        _ = stub
         return steps
     }
 }

@@ -1,5 +1,8 @@
 import PCIStoreSchema
 import XenStore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One XenStore write an operation makes (or, with `--dry-run`, would make).
 public enum Change: Hashable, Sendable, CustomStringConvertible {
@@ -79,7 +82,3 @@ public struct ChangeActor: Sendable {
         ChangeStamp(time: now(), domain: domain.rawValue, tool: tool, operation: operation)
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -124,7 +124,7 @@ extension PCIDatabase {
             report.devices = [moving]
             return report
         }
-        let steps = BusStep.giveBack(a, current: sysfs.driver(of: a), stub: old.stub, original: old.originalDriver)
+        let steps = BusStep.giveBack(a, current: sysfs.driver(of: a), original: old.originalDriver)
         report.add(actions: steps.map(\.description))
         if !dryRun {
             do {
@@ -185,7 +185,7 @@ extension PCIDatabase {
             }
             if !forward && sysfs.exists(a) {
                 let steps = p.kind == .seize
-                    ? BusStep.giveBack(a, current: current, stub: r.stub, original: r.originalDriver)
+                    ? BusStep.giveBack(a, current: current, original: r.originalDriver)
                     : r.stub.map { BusStep.seize(a, current: current, stub: $0) } ?? []
                 for s in steps { try? s.perform(sysfs) }
             }
@@ -230,7 +230,7 @@ extension PCIDatabase {
     func giveBackAll(_ records: [DeviceRecord], sysfs: Sysfs) -> String {
         var failed: [SBDF] = []
         for r in records.reversed() {
-            let steps = BusStep.giveBack(r.address, current: sysfs.driver(of: r.address), stub: r.stub, original: r.originalDriver)
+            let steps = BusStep.giveBack(r.address, current: sysfs.driver(of: r.address), original: r.originalDriver)
             do { for s in steps { try s.perform(sysfs) } } catch { failed.append(r.address) }
         }
         return failed.isEmpty ? "every device is back on its driver" : "could not give back \(failed.map(\.description).joined(separator: ", "))"
