@@ -177,7 +177,7 @@ extension PCIDatabase {
             let forward: Bool
             switch p.kind {
             case .seize: forward = current != nil && current == r.stub
-            case .return: forward = current == r.originalDriver && (current != nil || !sysfs.exists(a) || r.originalDriver == nil)
+            case .return: forward = current == r.originalDriver
             }
             if dryRun {
                 log.append("\(a): would \(forward ? "finish" : "roll back") the \(p.kind == .seize ? "seize" : "return") left by pid \(p.pid)")

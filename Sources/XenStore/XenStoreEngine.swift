@@ -148,9 +148,16 @@ extension EngineState {
         EngineSnapshot(nodes: nodes, generation: generation, domains: introduced, specialPermissions: specialPermissions)
     }
 
+    /// What a file keeps besides the nodes (whose every change moves `generation`).
+    struct Revision: Equatable {
+        var generation: UInt64
+        var introduced: Set<DomID>
+        var specialPermissions: [String: XenStorePermissions]
+    }
+
     /// Changes only when something a file must keep changed.
-    var persistentRevision: [UInt64] {
-        [generation, UInt64(introduced.count), UInt64(truncatingIfNeeded: specialPermissions.description.hashValue)]
+    var persistentRevision: Revision {
+        Revision(generation: generation, introduced: introduced, specialPermissions: specialPermissions)
     }
 
     /// Replaces the data with `snapshot`; with `notify`, fires what another
