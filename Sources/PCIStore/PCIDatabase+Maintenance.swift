@@ -96,7 +96,7 @@ extension PCIDatabase {
         // transaction costs minutes. The order makes a partial restore look
         // like a smaller database, never a broken one: devices first, a bus
         // at a time, then the name index, then nothing else.
-        let existing = try read().image.devices.count
+        let existing = try transaction { t in try t.allAddresses().count }
         if existing > 0 && !replace {
             throw PCIStoreError.refused("the database holds \(existing) devices; restore into an empty one or pass --replace")
         }

@@ -16,17 +16,24 @@ enum Output {
 
     /// Runs a command body; a failure becomes one stderr line and its exit code.
     static func guarded(_ body: () throws -> Void) throws {
-        do {
-            try body()
-        } catch let e as XenStoreError {
+        do { try body() } catch { throw reported(error) }
+    }
+
+    /// The one place an error becomes a stderr line and an exit code; errors
+    /// it does not know (the parser's own) go back unchanged.
+    static func reported(_ error: any Error) -> any Error {
+        switch error {
+        case let e as XenStoreError:
             note(e.description)
-            throw ExitCode(exitCode(for: e))
-        } catch let e as PCIStoreError {
+            return ExitCode(exitCode(for: e))
+        case let e as PCIStoreError:
             note(e.message)
-            throw ExitCode(e.store.map(exitCode(for:)) ?? (e.kind == .badInput ? 64 : 1))
-        } catch let e as SysfsError {
+            return ExitCode(e.store.map(exitCode(for:)) ?? (e.kind == .badInput ? 64 : 1))
+        case let e as SysfsError:
             note(e.description)
-            throw ExitCode(1)
+            return ExitCode(1)
+        default:
+            return error
         }
     }
 

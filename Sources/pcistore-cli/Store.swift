@@ -12,7 +12,7 @@ struct Store: ParsableCommand {
     struct Read: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print a node's value.",
-            discussion: "Example: pcistore store read /local/pci/schema-version")
+            discussion: "Example: pcistore store read /local/pci/schema")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Absolute path of the node.", transform: Parse.path) var path: XenStorePath
 

@@ -35,12 +35,8 @@ struct Watch: AsyncParsableCommand {
                 // Unbuffered: a reader on a pipe sees each event as it happens.
                 FileHandle.standardOutput.write(Data(((json ? EventJSON.line(event) : EventJSON.text(event)) + "\n").utf8))
             }
-        } catch let e as XenStoreError {
-            Output.note(e.description)
-            throw ExitCode(Output.exitCode(for: e))
-        } catch let e as PCIStoreError {
-            Output.note(e.message)
-            throw ExitCode(e.kind == .badInput ? 64 : 1)
+        } catch {
+            throw Output.reported(error)
         }
     }
 }
