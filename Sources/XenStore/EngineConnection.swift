@@ -120,6 +120,10 @@ final class EngineConnection: XenStoreConnection {
         try run(.release, nil, .none) { (st, ctx) throws(XenStoreError.Code) in try st.release(domain, ctx) }
     }
 
+    func isDomainIntroduced(_ domain: DomID) throws(XenStoreError) -> Bool {
+        try run(.isDomainIntroduced, nil, .none) { (st, _) throws(XenStoreError.Code) in st.introduced.contains(domain) }
+    }
+
     func close() {
         let id = self.id
         _ = try? engine.perform(.connect, nil) { (st) throws(XenStoreError.Code) in st.disconnect(id) }

@@ -251,4 +251,13 @@ public final class LibXenStoreConnection: XenStoreConnection {
     public func releaseDomain(_ domain: DomID) throws(XenStoreError) {
         try call(.release, nil) { h in xs_release_domain(h, UInt32(domain.rawValue)) ? () : nil }
     }
+
+    /// `xs_is_domain_introduced`. It answers `false` both for "not introduced"
+    /// and for a failed request; errno tells them apart (the daemon answers
+    /// "F" without setting one).
+    public func isDomainIntroduced(_ domain: DomID) throws(XenStoreError) -> Bool {
+        try call(.isDomainIntroduced, nil) { h in
+            xs_is_domain_introduced(h, UInt32(domain.rawValue)) ? true : (errno == 0 ? false : nil)
+        }
+    }
 }

@@ -42,6 +42,9 @@ public protocol XenStoreConnection: AnyObject, Sendable {
     func introduceDomain(_ domain: DomID) throws(XenStoreError)
     /// `XS_RELEASE` (privileged): the domain is gone; fires `@releaseDomain`.
     func releaseDomain(_ domain: DomID) throws(XenStoreError)
+    /// `XS_IS_DOMAIN_INTRODUCED`: whether the store knows `domain` (dom0 always).
+    /// This is how a dom0 tool tells a dead owner from a live one.
+    func isDomainIntroduced(_ domain: DomID) throws(XenStoreError) -> Bool
     /// Stops event delivery and releases the connection; later calls fail `.unreachable`.
     func close()
 }

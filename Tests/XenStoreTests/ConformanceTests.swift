@@ -426,14 +426,18 @@ struct ConformanceTests {
         let release = WatchRecorder(try c.watch(.releaseDomain))
         await intro.wait(for: 1)
         await release.wait(for: 1)
+        #expect(try c.isDomainIntroduced(domain) == false)
+        #expect(try c.isDomainIntroduced(.dom0))
         try c.introduceDomain(domain)
         #expect(await intro.wait(for: 2).map(\.path) == [.introduceDomain, .introduceDomain])
+        #expect(try c.isDomainIntroduced(domain))
         // A node the domain owns goes with it.
         try c.write(f.path("owned"), "x")
         try c.setPermissions(f.path("owned"), XenStorePermissions(owner: domain))
         try c.releaseDomain(domain)
         #expect(await release.wait(for: 2).map(\.path) == [.releaseDomain, .releaseDomain])
         #expect(!(try c.exists(f.path("owned"))))
+        #expect(try c.isDomainIntroduced(domain) == false)
         let again = Result { () throws(XenStoreError) in try c.releaseDomain(domain) }
         #expect(again.failureCode == .notFound)
     }
