@@ -100,7 +100,7 @@ final class EngineConnection: XenStoreConnection {
         let token = WatchToken.make(watchSerial.add(1, ordering: .relaxed).newValue)
         let (stream, continuation) = AsyncStream.makeStream(of: XenStoreWatchEvent.self)
         try run(.watch, path, .none) { (st, ctx) throws(XenStoreError.Code) in
-            try st.addWatch(path.rawValue, token: token, ctx, continuation)
+            try st.addWatch(path.rawValue, token: token, ctx, EngineState.WatchSink(continuation))
         }
         let (engine, id) = (self.engine, self.id)
         let cancel: @Sendable () -> Void = {
@@ -110,6 +110,33 @@ final class EngineConnection: XenStoreConnection {
         }
         continuation.onTermination = { _ in cancel() }
         return XenStoreWatch(path: path, token: token, stream: stream, cancel: cancel)
+    }
+
+    // MARK: - For a served client, which names its own tokens
+
+    func watch(_ path: XenStorePath, token: String, sink: EngineState.WatchSink) throws(XenStoreError) {
+        try run(.watch, path, .none) { (st, ctx) throws(XenStoreError.Code) in
+            try st.addWatch(path.rawValue, token: token, ctx, sink)
+        }
+    }
+
+    func unwatch(_ path: XenStorePath, token: String) throws(XenStoreError) {
+        let id = self.id
+        try run(.unwatch, path, .none) { (st, _) throws(XenStoreError.Code) in
+            try st.removeWatch(path.rawValue, token: token, id)
+        }
+    }
+
+    func resetWatches() throws(XenStoreError) {
+        let id = self.id
+        try run(.resetWatches, nil, .none) { (st, _) throws(XenStoreError.Code) in st.resetWatches(id) }
+    }
+
+    func directoryWithGeneration(_ path: XenStorePath, transaction: XenStoreTransactionID) throws(XenStoreError) -> (UInt64, [String]) {
+        let p = try node(path, .directory)
+        return try run(.directory, path, transaction) { (st, ctx) throws(XenStoreError.Code) in
+            try st.directoryWithGeneration(p, ctx)
+        }
     }
 
     func introduceDomain(_ domain: DomID) throws(XenStoreError) {

@@ -12,7 +12,23 @@ struct EngineState: Sendable {
     struct Watch: Sendable {
         var path: String
         var token: String
-        var continuation: AsyncStream<XenStoreWatchEvent>.Continuation
+        var sink: WatchSink
+    }
+
+    /// Where a watch's events go: an in-process stream, or a served client's
+    /// socket. Called under the engine's lock, so it must only queue.
+    struct WatchSink: Sendable {
+        let deliver: @Sendable (XenStoreWatchEvent) -> Void
+        let finish: @Sendable () -> Void
+
+        init(deliver: @escaping @Sendable (XenStoreWatchEvent) -> Void, finish: @escaping @Sendable () -> Void) {
+            self.deliver = deliver
+            self.finish = finish
+        }
+
+        init(_ c: AsyncStream<XenStoreWatchEvent>.Continuation) {
+            self.init(deliver: { c.yield($0) }, finish: { c.finish() })
+        }
     }
 
     struct Access: Sendable {
@@ -63,7 +79,7 @@ struct EngineState: Sendable {
     var introduced: Set<DomID> = [.dom0]
     /// Watch streams that ended while the lock was held; finished after it is
     /// released, because finishing runs `onTermination`, which takes the lock.
-    var finished: [AsyncStream<XenStoreWatchEvent>.Continuation] = []
+    var finished: [WatchSink] = []
     var nextConnection: ConnectionID = 1
     var specialPermissions: [String: XenStorePermissions] = [
         XenStorePath.releaseDomain.rawValue: .dom0Only,
@@ -373,7 +389,7 @@ struct EngineState: Sendable {
     // MARK: - Watches
 
     mutating func addWatch(_ path: String, token: String, _ ctx: Context,
-                           _ continuation: AsyncStream<XenStoreWatchEvent>.Continuation) throws(XenStoreError.Code) {
+                           _ sink: WatchSink) throws(XenStoreError.Code) {
         if path.hasPrefix("@") {
             if path.utf8.count > XenStoreLimits.relativePathMax { throw .invalidArgument }
         } else if !isValidNodePath(path) {
@@ -383,9 +399,9 @@ struct EngineState: Sendable {
         if conn.watches.contains(where: { $0.path == path && $0.token == token }) { throw .alreadyExists }
         // cxenstored compares before counting the new one, so quota+1 watches fit.
         if !ctx.privileged && domainWatchCount(ctx.domain) > quotas.watchesPerDomain { throw .tooBig }
-        conn.watches.append(Watch(path: path, token: token, continuation: continuation))
+        conn.watches.append(Watch(path: path, token: token, sink: sink))
         connections[ctx.connection] = conn
-        continuation.yield(XenStoreWatchEvent(path: XenStorePath(unchecked: path), token: token))
+        sink.deliver(XenStoreWatchEvent(path: XenStorePath(unchecked: path), token: token))
     }
 
     func domainWatchCount(_ domain: DomID) -> Int {
@@ -395,7 +411,7 @@ struct EngineState: Sendable {
     mutating func removeWatch(_ path: String, token: String, _ connection: ConnectionID) throws(XenStoreError.Code) {
         guard let i = connections[connection]?.watches.firstIndex(where: { $0.path == path && $0.token == token })
         else { throw .notFound }
-        finished.append(connections[connection]!.watches.remove(at: i).continuation)
+        finished.append(connections[connection]!.watches.remove(at: i).sink)
     }
 
     /// `fire_watches`. Inside a transaction the event is queued on the node and
@@ -426,7 +442,7 @@ struct EngineState: Sendable {
                 : watchPermitted(watcher, path, subject, oldPermissions)
             guard permitted else { continue }
             for w in matching {
-                w.continuation.yield(XenStoreWatchEvent(path: XenStorePath(unchecked: path), token: w.token))
+                w.sink.deliver(XenStoreWatchEvent(path: XenStorePath(unchecked: path), token: w.token))
             }
         }
     }
@@ -478,9 +494,27 @@ struct EngineState: Sendable {
         }
     }
 
+    /// `XS_RESET_WATCHES`: cxenstored drops the connection's watches and its
+    /// open transactions (a client that lost track of both starts over).
+    mutating func resetWatches(_ id: ConnectionID) {
+        guard var conn = connections[id] else { return }
+        finished.append(contentsOf: conn.watches.map(\.sink))
+        for t in conn.transactions { transactions[t] = nil }
+        conn.watches = []
+        conn.transactions = []
+        connections[id] = conn
+    }
+
+    /// `XS_DIRECTORY_PART` needs the node's generation, so a client reading
+    /// a long child list in pieces can tell that it changed in between.
+    mutating func directoryWithGeneration(_ path: String, _ ctx: Context) throws(XenStoreError.Code) -> (UInt64, [String]) {
+        guard let node = try getNode(path, ctx, .read) else { throw .notFound }
+        return (node.generation, node.children)
+    }
+
     mutating func disconnect(_ id: ConnectionID) {
         guard let conn = connections.removeValue(forKey: id) else { return }
         for t in conn.transactions { transactions[t] = nil }
-        finished.append(contentsOf: conn.watches.map(\.continuation))
+        finished.append(contentsOf: conn.watches.map(\.sink))
     }
 }

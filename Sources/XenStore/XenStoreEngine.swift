@@ -95,7 +95,7 @@ public final class XenStoreEngine: Sendable {
     func perform<T: Sendable>(_ operation: XenStoreError.Operation, _ path: XenStorePath?,
                               _ body: (inout EngineState) throws(XenStoreError.Code) -> T) throws(XenStoreError) -> T {
         var outcome: Result<T, XenStoreError> = .failure(XenStoreError(.ioError, operation))
-        var finished: [AsyncStream<XenStoreWatchEvent>.Continuation] = []
+        var finished: [EngineState.WatchSink] = []
         state.withLock { st in
             if let file {
                 outcome = file.locked { () -> Result<T, XenStoreError> in

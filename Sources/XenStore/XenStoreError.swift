@@ -113,7 +113,8 @@ public struct XenStoreError: Error, Sendable, Hashable, CustomStringConvertible 
         case directory = "DIRECTORY", getPermissions = "GET_PERMS", setPermissions = "SET_PERMS"
         case transactionStart = "TRANSACTION_START", transactionEnd = "TRANSACTION_END"
         case watch = "WATCH", unwatch = "UNWATCH", introduce = "INTRODUCE", release = "RELEASE"
-        case isDomainIntroduced = "IS_DOMAIN_INTRODUCED"
+        case isDomainIntroduced = "IS_DOMAIN_INTRODUCED", resetWatches = "RESET_WATCHES"
+        case getDomainPath = "GET_DOMAIN_PATH", directoryPart = "DIRECTORY_PART", serve = "SERVE"
         case connect = "CONNECT", parse = "PARSE", persist = "PERSIST"
     }
 

@@ -11,6 +11,7 @@ struct HostCLI {
     let host: FakeSysfs
     let cli: CLI
     let daemon: RealXenStored?
+    let served: ServeProcess?
 
     init(_ backend: Backend) throws {
         host = try FakeSysfs.standardHost()
@@ -18,15 +19,33 @@ struct HostCLI {
         switch backend {
         case .engine:
             daemon = nil
+            served = nil
             cli = CLI(store: CLI.temporaryStore(), extra: ["PCISTORE_SYSFS": host.root])
         case .xenstored:
             let d = try RealXenStored.start()
             daemon = d
+            served = nil
             cli = CLI(store: "xenstore", extra: ["PCISTORE_SYSFS": host.root, "XENSTORED_PATH": d.socketPath])
+        case .served:
+            // pcistore as a libxenstore client of `pcistore serve`.
+            let s = try ServeProcess()
+            daemon = nil
+            served = s
+            cli = CLI(store: "xenstore", extra: ["PCISTORE_SYSFS": host.root, "XENSTORED_PATH": s.socketPath])
         }
     }
 
-    func stop() { daemon?.stop() }
+    func stop() {
+        daemon?.stop()
+        served?.stop()
+    }
+
+    /// A direct connection to the store the CLI uses (nil for the file store).
+    func connect() throws -> (any XenStoreConnection)? {
+        if let daemon { return try daemon.connect() }
+        if let served { return try LibXenStoreConnection(socketPath: served.socketPath) }
+        return nil
+    }
 
     @discardableResult
     func callAsFunction(_ args: String...) throws -> CLI.Result { try cli.run(args) }
@@ -87,7 +106,7 @@ struct HostCLI {
             #expect(try other.run(["restore", file]).status == 1)
         }
         // Someone else writes garbage: reads carry on and say where; check fails.
-        let store = backend == .engine ? nil : try h.daemon!.connect()
+        let store = try h.connect()
         if let store {
             try store.write(PCIStoreLayout.node(try SBDF("00:02.0"), "resources"), "irq=\u{1}")
             let listed = try h("list")

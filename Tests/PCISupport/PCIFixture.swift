@@ -13,6 +13,7 @@ public final class PCIFixture: @unchecked Sendable {
     public let store: any XenStoreConnection
     public let daemon: RealXenStored?
     public let engine: XenStoreEngine?
+    public let served: ServedEngine?
     public var db: PCIDatabase
     public var sysfs: Sysfs
 
@@ -25,12 +26,20 @@ public final class PCIFixture: @unchecked Sendable {
             let e = XenStoreEngine()
             engine = e
             daemon = nil
+            served = nil
             store = e.connect()
         case .xenstored:
             let d = try RealXenStored.start()
             daemon = d
             engine = nil
+            served = nil
             store = try d.connect()
+        case .served:
+            let s = try ServedEngine.start()
+            served = s
+            engine = nil
+            daemon = nil
+            store = try s.connect()
         }
         db = PCIDatabase(store: store, actor: ChangeActor(now: { 1_764_100_800 }))
         sysfs = self.host.sysfs(settleTimeout: settleTimeout)
@@ -39,11 +48,13 @@ public final class PCIFixture: @unchecked Sendable {
     deinit {
         store.close()
         daemon?.stop()
+        if let served { Task { await served.stop() } }
     }
 
     /// Another connection to the same store, for a second "process".
     public func connect() throws -> any XenStoreConnection {
         if let engine { return engine.connect() }
+        if let served { return try served.connect() }
         return try daemon!.connect()
     }
 

@@ -2,12 +2,15 @@ import Foundation
 import Synchronization
 import XenStore
 
-/// The two stores every semantic test runs against.
+/// The stores every semantic test runs against.
 public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     /// The embedded engine, in process.
     case engine
     /// Debian's cxenstored 4.17 through libxenstore.
     case xenstored
+    /// The embedded engine served on a unix socket (`pcistore serve`),
+    /// through libxenstore: the wire protocol, end to end.
+    case served
 
     public var description: String { rawValue }
 
@@ -22,6 +25,10 @@ public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
             let daemon = try RealXenStored.shared()
             let root = try XenStorePath("/conformance/t\(StoreFixture.serial.add(1, ordering: .relaxed).newValue)")
             return StoreFixture(backend: self, root: root, connect: { try daemon.connect() }, daemon: daemon)
+        case .served:
+            let served = try ServedEngine.shared()
+            let root = try XenStorePath("/conformance/t\(StoreFixture.serial.add(1, ordering: .relaxed).newValue)")
+            return StoreFixture(backend: self, root: root, connect: { try served.connect() }, served: served)
         }
     }
 }
@@ -36,14 +43,16 @@ public struct StoreFixture: Sendable {
     public let connect: @Sendable () throws -> any XenStoreConnection
     public let engine: XenStoreEngine?
     public let daemon: RealXenStored?
+    public let served: ServedEngine?
 
     init(backend: Backend, root: XenStorePath, connect: @escaping @Sendable () throws -> any XenStoreConnection,
-         engine: XenStoreEngine? = nil, daemon: RealXenStored? = nil) {
+         engine: XenStoreEngine? = nil, daemon: RealXenStored? = nil, served: ServedEngine? = nil) {
         self.backend = backend
         self.root = root
         self.connect = connect
         self.engine = engine
         self.daemon = daemon
+        self.served = served
     }
 
     /// `root` + a relative path (`"a/b"`), or an absolute one as given.
