@@ -114,7 +114,12 @@ extension PCIDatabase {
         }
     }
 
-    private func release(sysfs: Sysfs?, dryRun: Bool, select: (DatabaseTransaction) throws -> [SBDF]) throws -> Report {
+    /// The release itself: `select` picks the devices, once to reset them and
+    /// again in the transaction that releases them. `confirm`, when given, is
+    /// the last thing that transaction does before it commits (its writes are
+    /// sent); answering false abandons the release with `ReleaseWithdrawn`.
+    func release(sysfs: Sysfs?, dryRun: Bool, select: (DatabaseTransaction) throws -> [SBDF],
+                 confirm: (() throws -> Bool)? = nil) throws -> Report {
         if !dryRun, let sysfs { _ = try recover(sysfs: sysfs) }
         let chosen = sysfs == nil ? [] : try transaction { t in try select(t) }
         var report = Report()
@@ -143,6 +148,7 @@ extension PCIDatabase {
                 out.devices.append(r)
             }
             out.add(try t.commit(apply: !dryRun))
+            if let confirm, !out.devices.isEmpty, try !confirm() { throw ReleaseWithdrawn() }
             return out
         }
         report.add(result.changes)
@@ -151,3 +157,7 @@ extension PCIDatabase {
         return report
     }
 }
+
+/// A release given up at its last look (the owner came back); the
+/// transaction was aborted and nothing changed in the store.
+struct ReleaseWithdrawn: Error {}
