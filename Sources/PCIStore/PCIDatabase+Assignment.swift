@@ -76,6 +76,13 @@ extension PCIDatabase {
         return set.sorted()
     }
 
+    /// What `resetMethod` would return, without resetting: what a dry run
+    /// shows as the method a real run would record.
+    func plannedResetMethod(_ a: SBDF, _ sysfs: Sysfs) -> String {
+        guard sysfs.exists(a) else { return "failed" }
+        return sysfs.resetMethods(a).map { $0.first ?? "default" } ?? "unsupported"
+    }
+
     /// Resets through sysfs and returns the method; no sysfs: "none".
     func resetMethod(_ a: SBDF, _ sysfs: Sysfs?) throws -> String {
         guard let sysfs else { return "none" }
@@ -142,7 +149,7 @@ extension PCIDatabase {
                 r.state = .assignable
                 r.domain = nil
                 r.splitOverride = false
-                r.lastReset = sysfs == nil ? nil : methods[a] ?? "failed"
+                r.lastReset = sysfs.map { dryRun ? plannedResetMethod(a, $0) : methods[a] ?? "failed" }
                 r.changed = stamp
                 t.stage(r)
                 out.devices.append(r)
