@@ -102,6 +102,17 @@ extension HostCLI {
 }
 
 @Suite struct DaemonCommandTests {
+    /// The systemd unit must name a command line this parser accepts.
+    @Test func theSystemdUnitsCommandLineParses() throws {
+        let unit = try String(contentsOfFile: RealXenStored.repositoryRoot + "/contrib/systemd/pcistore-daemon.service", encoding: .utf8)
+        let exec = unit.split(separator: "\n").first { $0.hasPrefix("ExecStart=") }
+        let argv = exec?.dropFirst("ExecStart=".count).split(separator: " ").map(String.init) ?? []
+        #expect(argv.first?.hasSuffix("/pcistore") == true)
+        #expect(unit.contains("Type=simple") && unit.contains("Restart=on-failure") && unit.contains("After=xenstored.service"))
+        let help = try CLI().run(Array(argv.dropFirst()) + ["--help"])
+        #expect(help.status == 0 && help.out.contains("USAGE: pcistore daemon"), "\(help.err)")
+    }
+
     /// Lines a running process prints, read on a handler of their own so
     /// waiting has a deadline.
     final class Lines: @unchecked Sendable {
