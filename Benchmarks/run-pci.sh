@@ -8,20 +8,24 @@
 #   dump   the same read, rendered in both dump forms (Swift only)
 #   assign-release  one device assigned and released R times: the C program's
 #          two transactions beside PCIDatabase.assign/release (no sysfs reset)
+#   reap   a domain holding one device is released (XS_RELEASE), P rounds: time
+#          until a watcher reads the device assignable, with a DeadDomainReaper
+#          running, beside the raw XS_RELEASE -> @releaseDomain watch round trip
 # then the same Swift workload on the embedded engine. Prints JSON lines and
 # the ratios (time ratio: >1 means slower than the baseline).
 #
-# Usage: Benchmarks/run-pci.sh [--devices N] [--rounds R] [--quick]
+# Usage: Benchmarks/run-pci.sh [--devices N] [--rounds R] [--reap-rounds P] [--quick]
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
-devices=4096 rounds=500
+devices=4096 rounds=500 reap=50
 while (($#)); do
     case $1 in
         --devices) devices=$2; shift 2 ;;
         --rounds) rounds=$2; shift 2 ;;
-        --quick) devices=512 rounds=50; shift ;;
-        *) echo "usage: $0 [--devices N] [--rounds R] [--quick]" >&2; exit 64 ;;
+        --reap-rounds) reap=$2; shift 2 ;;
+        --quick) devices=512 rounds=50 reap=10; shift ;;
+        *) echo "usage: $0 [--devices N] [--rounds R] [--reap-rounds P] [--quick]" >&2; exit 64 ;;
     esac
 done
 out=$repo/.build-bench
@@ -42,7 +46,8 @@ results=$out/pci-results.jsonl
 "$bench" dump | tee -a "$results"
 "$out/pcibench" assign-release --device 0000-00-00-0 --rounds "$rounds" | tee -a "$results"
 "$bench" assign-release --rounds "$rounds" | tee -a "$results"
-"$bench" all --backend engine --devices "$devices" --rounds "$rounds" | sed 's/^/ /' | tee -a "$results"
+"$bench" reap --devices "$devices" --reap-rounds "$reap" | tee -a "$results"
+"$bench" all --backend engine --devices "$devices" --rounds "$rounds" --reap-rounds "$reap" | sed 's/^/ /' | tee -a "$results"
 
 python3 - "$results" <<'PY'
 import json, sys
@@ -56,4 +61,8 @@ d = get("swift-libxenstore", "dump")
 print(f"dump (read + both forms): swift {d['seconds']:.3f}s = {d['seconds']/c['seconds']:.2f}x c-libxenstore list")
 ca, sa, ea = get("c-libxenstore", "assign-release"), get("swift-libxenstore", "assign-release"), get("swift-engine", "assign-release")
 print(f"assign+release pairs/s: swift {sa['pairs_per_s']:.0f}, c-libxenstore {ca['pairs_per_s']:.0f} (time ratio {ca['pairs_per_s']/sa['pairs_per_s']:.2f}x), engine {ea['pairs_per_s']:.0f}")
+for impl, label in (("swift-libxenstore", "daemon"), ("swift-engine", "engine")):
+    r = get(impl, "reap")
+    print(f"reap on the {label} ({r['devices']} devices, {r['rounds']} rounds): XS_RELEASE -> assignable p50 {r['release_to_assignable_p50_us']/1000:.2f} ms, p99 {r['release_to_assignable_p99_us']/1000:.2f} ms;"
+          f" raw @releaseDomain watch p50 {r['release_watch_p50_us']/1000:.3f} ms, p99 {r['release_watch_p99_us']/1000:.3f} ms")
 PY

@@ -9,6 +9,10 @@ import XenStore
 ///   pci-bench list                          read the whole database (bus by bus)
 ///   pci-bench dump                          read it and render both dump forms
 ///   pci-bench assign-release --rounds R     assign + release one device R times
+///   pci-bench reap --reap-rounds R          XS_RELEASE of a domain holding one device until a
+///                                           watcher sees the device assignable, with a
+///                                           DeadDomainReaper running; beside it the raw
+///                                           XS_RELEASE → @releaseDomain watch round trip
 ///   pci-bench all                           every mode in turn (for the engine, which lives in process)
 ///
 /// `--backend xenstored` (default; XENSTORED_PATH) or `--backend engine`
@@ -42,9 +46,9 @@ struct PCIBench {
         return image
     }
 
-    static func main() {
+    static func main() async {
         var args = Array(CommandLine.arguments.dropFirst())
-        var backend = "xenstored", devices = 4096, rounds = 500
+        var backend = "xenstored", devices = 4096, rounds = 500, reapRounds = 50
         guard !args.isEmpty else { fail("usage: pci-bench populate|list|dump|assign-release [--backend B] [--devices N] [--rounds R]", 64) }
         let mode = args.removeFirst()
         while !args.isEmpty {
@@ -55,24 +59,112 @@ struct PCIBench {
             case "--backend": backend = v
             case "--devices": devices = Int(v) ?? 0
             case "--rounds": rounds = Int(v) ?? 0
+            case "--reap-rounds": reapRounds = Int(v) ?? 0
             default: fail("unknown option \(k)", 64)
             }
         }
-        guard devices >= 1 && devices <= 65536 && rounds >= 1 else { fail("bad --devices or --rounds", 64) }
+        guard devices >= 1 && devices <= 65536 && rounds >= 1 && reapRounds >= 1 else {
+            fail("bad --devices, --rounds or --reap-rounds", 64)
+        }
         do {
-            let store: any XenStoreConnection
+            let connect: @Sendable () throws -> any XenStoreConnection
             let impl: String
             switch backend {
-            case "xenstored": store = try LibXenStoreConnection(); impl = "swift-libxenstore"
-            case "engine": store = XenStoreEngine().connect(); impl = "swift-engine"
+            case "xenstored": connect = { try LibXenStoreConnection() }; impl = "swift-libxenstore"
+            case "engine":
+                let engine = XenStoreEngine()
+                connect = { engine.connect() }
+                impl = "swift-engine"
             default: fail("unknown backend \(backend)", 64)
             }
-            let db = PCIDatabase(store: store)
-            let modes = mode == "all" ? ["populate", "list", "dump", "assign-release"] : [mode]
-            for m in modes { try run(m, db, impl, devices: devices, rounds: rounds) }
+            let db = PCIDatabase(store: try connect())
+            let modes = mode == "all" ? ["populate", "list", "dump", "assign-release", "reap"] : [mode]
+            for m in modes {
+                if m == "reap" {
+                    try await reap(connect, impl, devices: devices, rounds: reapRounds)
+                } else {
+                    try run(m, db, impl, devices: devices, rounds: rounds)
+                }
+            }
         } catch {
             fail("\(error)")
         }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func microseconds(_ d: Duration) -> Double { seconds(d) * 1e6 }
+
+    /// p-th rank of sorted values (as the XenStore benchmark ranks).
+    static func rank(_ sorted: [Double], _ p: Double) -> Double {
+        sorted[max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1)]
+    }
+
+    /// Dead-domain latency. The toolstack's part (introduce, assign, release)
+    /// runs on one connection, a watcher on another, the reaper on a third,
+    /// as three processes would. Each round: introduce domain 5, assign the
+    /// device to it (store only), then time from XS_RELEASE until the watcher
+    /// reads `state = assignable`, and let the reaper finish before the next
+    /// round. The baseline, first: XS_RELEASE of domain 6 until the watcher's
+    /// `@releaseDomain` event, the floor any reaper stands on. The reaper's
+    /// own cost is a scan of every device's `domain` leaf, so it grows with
+    /// the database.
+    static func reap(_ connect: @Sendable () throws -> any XenStoreConnection, _ impl: String,
+                     devices: Int, rounds: Int) async throws {
+        let clock = ContinuousClock()
+        let toolstack = try connect()
+        let watcher = try connect()
+        let db = PCIDatabase(store: toolstack)
+        let (dead, raw) = (try DomID(5), try DomID(6))
+        guard try db.record(device)?.state == .assignable else { throw Failure(description: "reap needs \(device) assignable: run populate first") }
+
+        var rawLatencies: [Double] = []
+        let releases = try watcher.watch(.releaseDomain)
+        var released = releases.makeAsyncIterator()
+        _ = await released.next()
+        for _ in 0..<rounds {
+            try toolstack.introduceDomain(raw)
+            let start = clock.now
+            try toolstack.releaseDomain(raw)
+            guard await released.next() != nil else { throw Failure(description: "the @releaseDomain watch ended") }
+            rawLatencies.append(microseconds(clock.now - start))
+        }
+        releases.cancel()
+
+        let stateNode = PCIStoreLayout.node(device, "state")
+        let (reconciled, tell) = AsyncStream.makeStream(of: Void.self)
+        let reaper = DeadDomainReaper(database: PCIDatabase(store: try connect()), sysfs: nil, probeInterval: nil) { event in
+            if case .reconciled = event { tell.yield() }
+        }
+        let reapLatencies: [Double] = try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await reaper.run() }
+            defer { group.cancelAll() }
+            var done = reconciled.makeAsyncIterator()
+            _ = await done.next()  // the start-up reconciliation
+            let states = try watcher.watch(stateNode)
+            defer { states.cancel() }
+            var changed = states.makeAsyncIterator()
+            _ = await changed.next()
+            var out: [Double] = []
+            for _ in 0..<rounds {
+                try toolstack.introduceDomain(dead)
+                _ = try db.assign([device], to: dead, sysfs: nil)
+                let start = clock.now
+                try toolstack.releaseDomain(dead)
+                // Events of the assignment may still be on their way: read until assignable.
+                repeat {
+                    guard await changed.next() != nil else { throw Failure(description: "the state watch ended") }
+                } while try watcher.readString(stateNode) != "assignable"
+                out.append(microseconds(clock.now - start))
+                _ = await done.next()
+            }
+            return out
+        }
+        let r = rawLatencies.sorted(), w = reapLatencies.sorted()
+        print(String(format: "{\"impl\":\"%@\",\"mode\":\"reap\",\"devices\":%d,\"rounds\":%d,\"release_to_assignable_p50_us\":%.1f,\"release_to_assignable_p99_us\":%.1f,\"release_watch_p50_us\":%.1f,\"release_watch_p99_us\":%.1f}",
+                     impl, devices, rounds, rank(w, 0.5), rank(w, 0.99), rank(r, 0.5), rank(r, 0.99)))
     }
 
     static func run(_ mode: String, _ db: PCIDatabase, _ impl: String, devices: Int, rounds: Int) throws {

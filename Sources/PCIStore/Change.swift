@@ -64,6 +64,15 @@ public struct Report: Sendable {
         actions += a
         steps += a
     }
+
+    /// Another operation's report after this one's, its order kept.
+    mutating func append(_ other: Report) {
+        changes += other.changes
+        actions += other.actions
+        steps += other.steps
+        notes += other.notes
+        devices += other.devices
+    }
 }
 
 /// Who makes changes, stamped on every device they touch.

@@ -76,6 +76,13 @@ extension PCIDatabase {
         return set.sorted()
     }
 
+    /// What `resetMethod` would return, without resetting: what a dry run
+    /// shows as the method a real run would record.
+    func plannedResetMethod(_ a: SBDF, _ sysfs: Sysfs) -> String {
+        guard sysfs.exists(a) else { return "failed" }
+        return sysfs.resetMethods(a).map { $0.first ?? "default" } ?? "unsupported"
+    }
+
     /// Resets through sysfs and returns the method; no sysfs: "none".
     func resetMethod(_ a: SBDF, _ sysfs: Sysfs?) throws -> String {
         guard let sysfs else { return "none" }
@@ -114,7 +121,12 @@ extension PCIDatabase {
         }
     }
 
-    private func release(sysfs: Sysfs?, dryRun: Bool, select: (DatabaseTransaction) throws -> [SBDF]) throws -> Report {
+    /// The release itself: `select` picks the devices, once to reset them and
+    /// again in the transaction that releases them. `confirm`, when given, is
+    /// the last thing that transaction does before it commits (its writes are
+    /// sent); answering false abandons the release with `ReleaseWithdrawn`.
+    func release(sysfs: Sysfs?, dryRun: Bool, select: (DatabaseTransaction) throws -> [SBDF],
+                 confirm: (() throws -> Bool)? = nil) throws -> Report {
         if !dryRun, let sysfs { _ = try recover(sysfs: sysfs) }
         let chosen = sysfs == nil ? [] : try transaction { t in try select(t) }
         var report = Report()
@@ -137,12 +149,13 @@ extension PCIDatabase {
                 r.state = .assignable
                 r.domain = nil
                 r.splitOverride = false
-                r.lastReset = sysfs == nil ? nil : methods[a] ?? "failed"
+                r.lastReset = sysfs.map { dryRun ? plannedResetMethod(a, $0) : methods[a] ?? "failed" }
                 r.changed = stamp
                 t.stage(r)
                 out.devices.append(r)
             }
             out.add(try t.commit(apply: !dryRun))
+            if let confirm, !out.devices.isEmpty, try !confirm() { throw ReleaseWithdrawn() }
             return out
         }
         report.add(result.changes)
@@ -151,3 +164,7 @@ extension PCIDatabase {
         return report
     }
 }
+
+/// A release given up at its last look (the owner came back); the
+/// transaction was aborted and nothing changed in the store.
+struct ReleaseWithdrawn: Error {}

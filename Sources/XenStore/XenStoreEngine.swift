@@ -164,9 +164,12 @@ extension EngineState {
     /// process's changes would have fired here: every node created, removed or
     /// given a new value or permissions (a parent whose child list alone
     /// changed is silent, as in cxenstored); below a removed node only exact
-    /// watches hear of it.
+    /// watches hear of it. A domain another process introduced or released
+    /// fires `@introduceDomain` or `@releaseDomain` here too, so a process
+    /// that reaps dead domains on the file store hears of them.
     mutating func adopt(_ snapshot: EngineSnapshot, notify: Bool = false) {
         let old = nodes
+        let wasIntroduced = introduced
         nodes = snapshot.nodes
         generation = max(generation, snapshot.generation)
         introduced = snapshot.domains
@@ -180,6 +183,15 @@ extension EngineState {
             if let before, let after, before.value == after.value, before.permissions == after.permissions { continue }
             let parentGone = path != "/" && after == nil && nodes[Self.parent(of: path)] == nil
             fireWatches(path, exact: parentGone, ctx, node: after ?? before, oldPermissions: before?.permissions)
+        }
+        if !introduced.subtracting(wasIntroduced).isEmpty {
+            fireWatches(XenStorePath.introduceDomain.rawValue, exact: true, ctx)
+        }
+        let released = wasIntroduced.subtracting(introduced)
+        if !released.isEmpty {
+            // As `release` does: the dead domain's connections here end too.
+            for (id, conn) in connections where released.contains(conn.domain) { disconnect(id) }
+            fireWatches(XenStorePath.releaseDomain.rawValue, exact: true, ctx)
         }
     }
 }

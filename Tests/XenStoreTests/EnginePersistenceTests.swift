@@ -87,6 +87,27 @@ import XenStoreTestSupport
         #expect(got.count == 3 && got.first == "/w" && Set(got.dropFirst()) == ["/w", "/w/y"])
     }
 
+    /// A process that reaps dead domains on the file store must hear of a
+    /// release another process made, as it would from the daemon.
+    @Test func anotherInstancesIntroduceAndReleaseFireTheSpecialWatches() async throws {
+        let file = temporaryFile()
+        let a = try XenStoreEngine(persistingTo: file).connect()
+        let b = try XenStoreEngine(persistingTo: file).connect()
+        let intro = WatchRecorder(try a.watch(.introduceDomain))
+        let release = WatchRecorder(try a.watch(.releaseDomain))
+        await intro.wait(for: 1)
+        await release.wait(for: 1)
+        try b.introduceDomain(DomID(7))
+        #expect(await intro.wait(for: 2).map(\.path) == [.introduceDomain, .introduceDomain])
+        #expect(try a.isDomainIntroduced(DomID(7)))
+        try b.write("/w", "1")
+        #expect(await release.settle().count == 1)
+        try b.releaseDomain(DomID(7))
+        #expect(await release.wait(for: 2).map(\.path) == [.releaseDomain, .releaseDomain])
+        #expect(try a.isDomainIntroduced(DomID(7)) == false)
+        #expect(intro.received.count == 2)
+    }
+
     @Test(arguments: [
         ("garbage", "not a pcistore XenStore snapshot"),
         ("pcistore-xenstore 1\ngeneration x\n", "line 2: bad generation"),

@@ -173,13 +173,13 @@ _pcistore() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|watch|dump|restore|check|store|help)
+    discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|store|help)
         # Offer subcommand argument completions
         "_pcistore_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'discover list show assignable-list assignable-add assignable-remove assign release watch dump restore check store help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'discover list show assignable-list assignable-add assignable-remove assign release reconcile daemon watch dump restore check store help' -- "${cur}"))
         ;;
     esac
 }
@@ -338,6 +338,42 @@ _pcistore_release() {
         return
         ;;
     '--domain')
+        return
+        ;;
+    esac
+}
+
+_pcistore_reconcile() {
+    repeating_flags=()
+    non_repeating_flags=(--dry-run --json -h --help)
+    repeating_options=()
+    non_repeating_options=(--store --sysfs)
+    __pcistore_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--store')
+        return
+        ;;
+    '--sysfs')
+        return
+        ;;
+    esac
+}
+
+_pcistore_daemon() {
+    repeating_flags=()
+    non_repeating_flags=(-h --help)
+    repeating_options=()
+    non_repeating_options=(--store --sysfs)
+    __pcistore_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--store')
+        return
+        ;;
+    '--sysfs')
         return
         ;;
     esac

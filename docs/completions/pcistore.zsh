@@ -57,6 +57,8 @@ _pcistore() {
             'assignable-remove:Take a device out of the pool; with --rebind, give it back to its original driver.'
             'assign:Give assignable devices to a domain, with their whole slot and IOMMU group.'
             'release:Return assigned devices to the pool (reset, assignable again).'
+            'reconcile:Release the devices of domains that no longer exist (reset, assignable again).'
+            'daemon:Run until stopped, giving back the devices of each domain that goes.'
             'watch:Print database events as they happen: a snapshot, then one line per device change.'
             'dump:Print the whole database, as JSON or in xenstore-ls -f form.'
             'restore:Write a dump (either form) back into an empty database, or over it with --replace.'
@@ -68,7 +70,7 @@ _pcistore() {
         ;;
     arg)
         case "${words[1]}" in
-        discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|watch|dump|restore|check|store|help)
+        discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|store|help)
             "_pcistore_${words[1]}" && ret=0
             ;;
         esac
@@ -187,6 +189,32 @@ _pcistore_release() {
         '--dry-run[Print exactly what would be written and done; change nothing.]'
         '--domain[Release every device of this domain.]:domain:'
         '*:devices:'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_pcistore_reconcile() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
+        '--sysfs[Root of sysfs (default\: $PCISTORE_SYSFS, else /sys).]:root:'
+        '--dry-run[Print exactly what would be written and done; change nothing.]'
+        '--json[One JSON document (schema/json.md).]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_pcistore_daemon() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
+        '--sysfs[Root of sysfs (default\: $PCISTORE_SYSFS, else /sys).]:root:'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
     _arguments -w -s -S : "${arg_specs[@]}" && ret=0
