@@ -11,6 +11,7 @@ bash "$repo/scripts/deps.sh"
 cd "$repo"
 bash Benchmarks/run.sh --quick
 bash Benchmarks/run-pci.sh --quick
+bash Benchmarks/run-serve.sh --quick
 # A real Debian kernel under QEMU (TCG) with emulated PCI devices: discover,
 # seize to pci-stub and vfio-pci, rebind, reset, refusals, rollback on the
 # guest's real sysfs (scripts/qemu/README.md).
