@@ -56,6 +56,19 @@ public struct Sysfs: Sendable {
 
     public func isLoaded(_ d: DriverName) -> Bool { access(driverDirectory(d), F_OK) == 0 }
 
+    /// The devices bound to `d` now: the address links in its directory.
+    public func bound(to d: DriverName) -> [SBDF] {
+        (Self.list(driverDirectory(d)) ?? []).filter { $0.contains(":") }.compactMap { try? SBDF($0) }.sorted()
+    }
+
+    /// pciback's `slots`: the devices it was told to take (xl writes its
+    /// `new_slot` before binding), one `DDDD:BB:SS.F` per line. Lines that do
+    /// not parse are skipped: this file is the kernel's, not ours to judge.
+    public func pcibackSlots() -> [SBDF] {
+        (Self.readText(driverDirectory(.pciback) + "/slots") ?? "").split(separator: "\n")
+            .compactMap { try? SBDF(String($0.filter { $0 != " " && $0 != "\t" })) }.sorted()
+    }
+
     /// The reset methods the kernel offers, in its order of preference; nil
     /// when the device cannot be reset at all (no `reset` file).
     public func resetMethods(_ a: SBDF) -> [String]? {

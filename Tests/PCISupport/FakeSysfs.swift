@@ -144,6 +144,24 @@ public final class FakeSysfs: @unchecked Sendable {
         try FileManager.default.removeItem(atPath: root + "/bus/pci/drivers/" + driver)
     }
 
+    /// What `xl pci-assignable-add` does to the bus (libxl's
+    /// `pciback_dev_assign`): the device goes into pciback's slots, off its
+    /// driver, onto pciback. Waits until the kernel stand-in has bound it.
+    public struct Failure: Error, CustomStringConvertible { public let description: String }
+
+    public func xlHold(_ a: String) throws {
+        let pci = root + "/bus/pci"
+        let slots = pci + "/drivers/pciback/slots"
+        let old = (try? String(contentsOfFile: slots, encoding: .utf8)) ?? ""
+        try (old + a + "\n").write(toFile: slots, atomically: true, encoding: .utf8)
+        try "pciback".write(toFile: pci + "/devices/\(a)/driver_override", atomically: false, encoding: .utf8)
+        if let d = driver(of: a) { try a.write(toFile: pci + "/drivers/\(d)/unbind", atomically: false, encoding: .utf8) }
+        for _ in 0..<2000 where driver(of: a) != nil { usleep(5000) }
+        try a.write(toFile: pci + "/drivers/pciback/bind", atomically: false, encoding: .utf8)
+        for _ in 0..<2000 where driver(of: a) != "pciback" { usleep(5000) }
+        guard driver(of: a) == "pciback" else { throw Failure(description: "\(a) did not bind to pciback") }
+    }
+
     public func driver(of a: String) -> String? {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: root + "/bus/pci/devices/\(a)/driver"))
             .map { URL(fileURLWithPath: $0).lastPathComponent }
