@@ -203,6 +203,8 @@ if [[ $results -ne 1 ]]; then
     exit 1
 fi
 if grep -q "^$tag RESULT pass " "$serial"; then
+    grep -q '^/local/pci/schema = "1"' "$artefact" ||
+        { log "FAIL: the guest passed but $artefact has no /local/pci/schema"; exit 1; }
     log "PASS"
     exit 0
 fi
