@@ -191,14 +191,21 @@ if [[ -n "$booted" ]]; then
 fi
 log "QEMU exit $status after $(elapsed "$boot0" "$end") s; whole run $(elapsed "$started" "$end") s; serial log $serial"
 
+# The end of the console without the xenstore-ls dumps and Xen's device
+# dumps, which would push the failing step off the screen.
+console_tail() {
+    awk -v b="$tag XENSTORE-LS BEGIN" -v e="$tag XENSTORE-LS END" '
+        index($0, b) == 1 { skip = 1; print "[xenstore-ls dump left out: see the artefact]" }
+        !skip && !/^\(XEN\) (0000:|==== )/ { print } index($0, e) == 1 { skip = 0 }' "$serial" | tail -n "$1"
+}
 results=$(grep -c "^$tag RESULT " "$serial" || true)
 if [[ $status -eq 124 || $status -eq 137 ]]; then
-    tail -n 40 "$serial" >&2
+    console_tail 40 >&2
     log "FAIL: QEMU timed out after ${limit}s"
     exit 1
 fi
 if [[ $results -ne 1 ]]; then
-    tail -n 40 "$serial" >&2
+    console_tail 40 >&2
     log "FAIL: want exactly one result line, found $results"
     exit 1
 fi
@@ -208,6 +215,6 @@ if grep -q "^$tag RESULT pass " "$serial"; then
     log "PASS"
     exit 0
 fi
-tail -n 60 "$serial" >&2
+console_tail 60 >&2
 log "FAIL: $(grep "^$tag RESULT " "$serial")"
 exit 1
