@@ -7,6 +7,12 @@
 #    (its ABI number moves with security updates, so it is resolved here, at
 #    run time), fetched with `apt-get download` and unpacked with `dpkg -x`
 #    into .build-qemu/kernel. It is never installed on the host.
+# 3. With --xen (Guest B): Xen 4.17 for a PV dom0, from Debian's packages
+#    xen-hypervisor-4.17-amd64, xen-utils-4.17 and xenstore-utils and the
+#    libxen*/libyajl libraries they depend on, fetched with `apt-get download`
+#    and unpacked with `dpkg -x` into .build-qemu/xen (never installed). The
+#    hypervisor is gunzipped to .build-qemu/xen/xen (QEMU's multiboot loader
+#    takes no gzip).
 #
 # Prints the kernel's release (e.g. 6.1.0-56-amd64) as its only stdout line;
 # progress goes to stderr.
@@ -16,6 +22,13 @@ cache="$repo/.build-qemu"
 mkdir -p "$cache"
 export DEBIAN_FRONTEND=noninteractive
 log() { echo "prepare.sh: $*" >&2; }
+want_xen=false
+for arg in "$@"; do
+    case $arg in
+    --xen) want_xen=true ;;
+    *) log "unknown argument $arg (usage: prepare.sh [--xen])"; exit 2 ;;
+    esac
+done
 
 updated=false
 apt_update_once() {
@@ -82,5 +95,66 @@ release=$(cd "$kdir/lib/modules" && ls | head -n1)
 if [[ ! -s "$kdir/lib/modules/$release/modules.dep" ]]; then
     log "depmod for $release"
     busybox depmod -b "$kdir" "$release"
+fi
+
+# --- Xen (Guest B) ---------------------------------------------------------
+# The libraries come with the packages that need them: every libxen*/libyajl
+# package in the dependency closure of the tools. The rest (libc, libz,
+# libuuid, …) is essential on Debian and taken from the host by ldd.
+xen_closure() { # one apt-cache call per level of the dependency tree
+    local -A seen=()
+    local level=(xen-utils-4.17 xenstore-utils) next p
+    for p in "${level[@]}"; do seen[$p]=1; done
+    while ((${#level[@]})); do
+        printf '%s\n' "${level[@]}"
+        next=()
+        while read -r p; do
+            [[ $p =~ ^lib(xen|yajl) && -z ${seen[$p]:-} ]] && { seen[$p]=1; next+=("$p"); }
+        done < <(apt-cache depends "${level[@]}" 2>/dev/null | sed -n 's/^ *Depends: \([^<> ]*\)$/\1/p' | sort -u)
+        level=("${next[@]}")
+    done
+}
+candidates() { # "package=candidate version" for each argument, sorted
+    apt-cache policy "$@" 2>/dev/null |
+        awk '/^[^ ].*:$/ { p = substr($0, 1, length($0) - 1) } $1 == "Candidate:" { print p "=" ($2 == "(none)" ? "" : $2) }' | sort
+}
+if $want_xen; then
+    xpkgs=(xen-hypervisor-4.17-amd64)
+    mapfile -t -O 1 xpkgs < <(xen_closure)
+    if ((${#xpkgs[@]} < 4)); then
+        apt_update_once
+        xpkgs=(xen-hypervisor-4.17-amd64)
+        mapfile -t -O 1 xpkgs < <(xen_closure)
+    fi
+    xstamp=$(candidates "${xpkgs[@]}")
+    if grep -q '=$' <<<"$xstamp" || (($(wc -l <<<"$xstamp") != ${#xpkgs[@]})); then
+        apt_update_once
+        xstamp=$(candidates "${xpkgs[@]}")
+    fi
+    if grep -q '=$' <<<"$xstamp" || (($(wc -l <<<"$xstamp") != ${#xpkgs[@]})); then
+        log "no candidate version for some of ${xpkgs[*]}: $(tr '\n' ' ' <<<"$xstamp")"
+        exit 1
+    fi
+    xdir="$cache/xen"
+    if [[ -f "$xdir/.packages" && "$(cat "$xdir/.packages")" == "$xstamp" ]]; then
+        log "Xen packages already unpacked in $xdir"
+    else
+        log "fetching ${xpkgs[*]}"
+        xdebs="$cache/debs/xen"
+        rm -rf "$xdebs"
+        mkdir -p "$xdebs"
+        (cd "$xdebs" && { apt-get download -qq -o APT::Sandbox::User=root "${xpkgs[@]}" >&2 ||
+            { apt_update_once; apt-get download -qq -o APT::Sandbox::User=root "${xpkgs[@]}" >&2; }; })
+        rm -rf "$xdir.new"
+        mkdir -p "$xdir.new/root"
+        for deb in "$xdebs"/*.deb; do dpkg -x "$deb" "$xdir.new/root"; done
+        gz=$(ls "$xdir.new"/root/boot/xen-4.17-amd64.gz 2>/dev/null || ls "$xdir.new"/root/boot/xen-*.gz | head -n1)
+        gunzip -c "$gz" >"$xdir.new/xen"
+        echo "$xstamp" >"$xdir.new/.packages"
+        rm -rf "$xdir"
+        mv "$xdir.new" "$xdir"
+        rm -rf "$xdebs"
+        log "Xen unpacked in $xdir ($(wc -l <"$xdir/.packages") packages)"
+    fi
 fi
 echo "$release"
