@@ -16,6 +16,9 @@ bash Benchmarks/run-serve.sh --quick
 # seize to pci-stub and vfio-pci, rebind, reset, refusals, rollback on the
 # guest's real sysfs (scripts/qemu/README.md).
 bash scripts/qemu/guest-a.sh
+# Xen 4.17 with a PV dom0 under QEMU (TCG): pcistore against the real xenstored
+# and pciback, side by side with xl, adopt included (scripts/qemu/README.md, Guest B).
+bash scripts/qemu/guest-b.sh
 swift build --build-tests
 # Last, so the run closes on the test runner's own summary.
 swift test --skip-build --disable-xctest

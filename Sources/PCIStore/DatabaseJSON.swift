@@ -65,6 +65,28 @@ public enum DatabaseJSON {
         var topology: Topology
         var resources: Resources
         var changed: Changed
+        /// Oldest first; read as empty from dumps made before history existed.
+        var history: [HistoryEntry]?
+
+        public struct HistoryEntry: Codable, Equatable, Sendable {
+            var at: String
+            var by: UInt16
+            var tool: String
+            var op: String
+            var state: String
+            var domain: UInt16?
+
+            /// `domain` is `null` when none, never left out.
+            public func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(at, forKey: .at)
+                try c.encode(by, forKey: .by)
+                try c.encode(tool, forKey: .tool)
+                try c.encode(op, forKey: .op)
+                try c.encode(state, forKey: .state)
+                try c.encode(domain, forKey: .domain)
+            }
+        }
 
         /// Absent values are `null`, never left out (schema/json.md).
         public func encode(to encoder: any Encoder) throws {
@@ -82,6 +104,7 @@ public enum DatabaseJSON {
             try c.encode(topology, forKey: .topology)
             try c.encode(resources, forKey: .resources)
             try c.encode(changed, forKey: .changed)
+            try c.encode(history ?? [], forKey: .history)
         }
     }
 
@@ -108,7 +131,11 @@ public enum DatabaseJSON {
             resources: .init(irq: res.irq, msi: res.msi, msix: res.msix, bars: res.bars.map {
                 Device.Bar(index: Int($0.index), kind: $0.kind.rawValue, start: "0x" + hex($0.start, 16), size: "0x" + hex($0.size, 16))
             }),
-            changed: .init(at: stampFields["at"] ?? "", by: r.changed.domain, tool: r.changed.tool, op: r.changed.operation))
+            changed: .init(at: stampFields["at"] ?? "", by: r.changed.domain, tool: r.changed.tool, op: r.changed.operation),
+            history: r.history.entries.map {
+                .init(at: ChangeStamp.rfc3339Text($0.stamp.time), by: $0.stamp.domain, tool: $0.stamp.tool, op: $0.stamp.operation,
+                      state: $0.state.rawValue, domain: $0.domain?.rawValue)
+            })
     }
 
     /// Back to a record, through the node encoding, so JSON and nodes can
@@ -128,6 +155,10 @@ public enum DatabaseJSON {
         ]
         if let n = d.name { nodes["name"] = n }
         if d.override { nodes["override"] = "split" }
+        if let h = d.history, !h.isEmpty {
+            nodes["history"] = h.map { "\($0.at)/\($0.by)/\($0.tool)/\($0.op)/\($0.state)/\($0.domain.map(String.init) ?? "none")" }
+                .joined(separator: " ")
+        }
         return try DeviceRecord(address: a, nodes: nodes, at: "device \(d.address)")
     }
 

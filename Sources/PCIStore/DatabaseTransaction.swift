@@ -91,6 +91,13 @@ final class DatabaseTransaction {
 
     /// The invariants on every staged device, then the writes. Returns them.
     func commit(apply: Bool) throws -> [Change] {
+        // One history entry per device per commit that moved its stamp,
+        // whichever operation staged it and however often.
+        for a in order {
+            guard var r = staged[a]!, r.changed != (loaded[a] ?? nil)?.changed else { continue }
+            r.history = r.history.appending(DeviceHistory.Entry(stamp: r.changed, state: r.state, domain: r.domain))
+            staged[a] = r
+        }
         for a in order {
             guard let r = staged[a]! else { continue }
             if let p = r.problems.first { throw PCIStoreError.refused("\(a): \(p)") }

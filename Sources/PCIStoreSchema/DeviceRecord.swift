@@ -22,11 +22,15 @@ public struct DeviceRecord: Hashable, Sendable {
     public var changed: ChangeStamp
     /// Assigned although its slot or IOMMU group was not given whole (recorded on purpose).
     public var splitOverride: Bool
+    /// The last changes, newest last; the database appends one per commit
+    /// that moves `changed`.
+    public var history: DeviceHistory
 
     public init(address: SBDF, identity: PCIIdentity, topology: PCITopology = PCITopology(),
                 resources: PCIResources = PCIResources(), state: DeviceState = .present, domain: DomID? = nil,
                 originalDriver: DriverName? = nil, stub: DriverName? = nil, name: DeviceName? = nil,
-                lastReset: String? = nil, changed: ChangeStamp, splitOverride: Bool = false) {
+                lastReset: String? = nil, changed: ChangeStamp, splitOverride: Bool = false,
+                history: DeviceHistory = DeviceHistory()) {
         self.address = address
         self.identity = identity
         self.topology = topology
@@ -39,14 +43,16 @@ public struct DeviceRecord: Hashable, Sendable {
         self.lastReset = lastReset
         self.changed = changed
         self.splitOverride = splitOverride
+        self.history = history
     }
 
     /// The node names of a device directory, in the order they are written.
-    /// `name` and `override` exist only when set.
+    /// `name`, `override` and `history` exist only when set.
     public static let nodeNames: [String] = [
         "identity", "topology", "resources", "state", "domain", "driver", "stub", "reset", "changed", "name", "override",
+        "history",
     ]
-    public static let optionalNodeNames: Set<String> = ["name", "override"]
+    public static let optionalNodeNames: Set<String> = ["name", "override", "history"]
 
     /// The leaves as (name, value), in `nodeNames` order.
     public var nodes: [(XenStoreNodeName, String)] {
@@ -63,6 +69,7 @@ public struct DeviceRecord: Hashable, Sendable {
         ]
         if let name { out.append(("name", name.rawValue)) }
         if splitOverride { out.append(("override", "split")) }
+        if !history.isEmpty { out.append(("history", history.encoded)) }
         return out
     }
 
@@ -105,7 +112,8 @@ public struct DeviceRecord: Hashable, Sendable {
                   domain: domain, originalDriver: try driver("driver"), stub: try driver("stub"), name: name,
                   lastReset: reset == "none" ? nil : reset,
                   changed: try ChangeStamp(decoding: try value("changed"), at: path("changed")),
-                  splitOverride: nodes["override"] != nil)
+                  splitOverride: nodes["override"] != nil,
+                  history: try nodes["history"].map { (h) throws(SchemaViolation) in try DeviceHistory(decoding: h, at: path("history")) } ?? DeviceHistory())
     }
 
     /// The functions that go to a domain together with this one: every

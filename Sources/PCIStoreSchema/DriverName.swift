@@ -64,6 +64,9 @@ public struct ChangeStamp: Hashable, Sendable {
         self.init(time: t, domain: UInt16(d), tool: try word("tool"), operation: try word("op"))
     }
 
+    /// `2026-11-25T20:30:00Z`, as every stamp and history entry writes it.
+    public static func rfc3339Text(_ t: Int64) -> String { rfc3339(t) }
+
     // Civil-from-days and back (Howard Hinnant's algorithms): no Foundation in this layer.
     static func rfc3339(_ t: Int64) -> String {
         let days = t >= 0 ? t / 86400 : (t - 86399) / 86400

@@ -81,6 +81,11 @@ struct Show: ParsableCommand {
             for b in res.bars { lines.append(("bar\(b.index)", "\(b.kind.rawValue) 0x\(String(b.start, radix: 16)) size 0x\(String(b.size, radix: 16))")) }
             if r.splitOverride { lines.append(("override", "assigned without the rest of its slot or group")) }
             lines.append(("changed", r.changed.encoded))
+            // Newest first, as an admin reads a log backwards.
+            for (i, e) in r.history.entries.reversed().enumerated() {
+                lines.append((i == 0 ? "history" : "", "\(ChangeStamp.rfc3339Text(e.stamp.time)) \(e.stamp.tool) \(e.stamp.operation) by \(e.stamp.domain)"
+                    + " -> \(e.state.rawValue)\(e.domain.map { " domain \($0)" } ?? "")"))
+            }
             for (k, v) in lines { print(k.padding(toLength: 12, withPad: " ", startingAt: 0) + v) }
         }
     }
