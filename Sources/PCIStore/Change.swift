@@ -87,7 +87,7 @@ public struct ChangeActor: Sendable {
         self.now = now
     }
 
-    func stamp(_ operation: String) -> ChangeStamp {
+    public func stamp(_ operation: String) -> ChangeStamp {
         ChangeStamp(time: now(), domain: domain.rawValue, tool: tool, operation: operation)
     }
 }

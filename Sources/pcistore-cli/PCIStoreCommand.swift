@@ -24,7 +24,7 @@ struct PCIStoreCommand: AsyncParsableCommand {
         subcommands: [
             Discover.self, List.self, Show.self, AssignableList.self, AssignableAdd.self, AssignableRemove.self,
             Assign.self, Release.self, Reconcile.self, Daemon.self, Watch.self, Dump.self, Restore.self, Check.self,
-            Adopt.self, Store.self, Serve.self,
+            Adopt.self, Import.self, Store.self, Serve.self,
         ]
     )
 }
