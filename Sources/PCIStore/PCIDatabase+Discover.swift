@@ -12,14 +12,14 @@ extension PCIDatabase {
         if !dryRun { _ = try recover(sysfs: sysfs) }
         let found: [SBDF]
         var described: [SBDF: (PCIIdentity, PCITopology, PCIResources, DriverName?)] = [:]
-        do {
+        do throws(SysfsError) {
             found = try sysfs.devices()
             for a in found {
                 let (i, t, r) = try sysfs.describe(a, among: found)
                 described[a] = (i, t, r, sysfs.driver(of: a))
             }
-        } catch let e as SysfsError {
-            throw PCIStoreError.sysfs(e, "discovery")
+        } catch {
+            throw PCIStoreError.sysfs(error, "discovery")
         }
         return try transaction { t in
             var report = Report()
