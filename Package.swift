@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Layers, bottom to top; nothing imports a layer above it:
-// CXenStore (C shim) → XenStore → PCIStoreSchema → PCIStore → pcistore-cli.
+// CXenStore (C shim) → XenStore → PCIStoreSchema → PCIStore → pcistore-cli;
+// CXenCtrl (C shim, Xen's quarantine) is used by PCIStore only.
 let package = Package(
     name: "pcistore",
     products: [
@@ -25,9 +26,16 @@ let package = Package(
             pkgConfig: "xenstore",
             providers: [.apt(["libxen-dev"])]
         ),
+        // Xen itself (libxenctrl), for device quarantine only; used by
+        // PCIStore's `Hypervisor`, the one file that calls xc_*.
+        .systemLibrary(
+            name: "CXenCtrl",
+            pkgConfig: "xencontrol",
+            providers: [.apt(["libxen-dev"])]
+        ),
         .target(name: "XenStore", dependencies: ["CXenStore"]),
         .target(name: "PCIStoreSchema", dependencies: ["XenStore"]),
-        .target(name: "PCIStore", dependencies: ["PCIStoreSchema", "XenStore"]),
+        .target(name: "PCIStore", dependencies: ["PCIStoreSchema", "XenStore", "CXenCtrl"]),
         .executableTarget(
             name: "pcistore-cli",
             dependencies: [

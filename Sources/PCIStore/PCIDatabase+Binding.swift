@@ -67,7 +67,7 @@ extension PCIDatabase {
         // Phase 2.
         var done: [DeviceRecord] = []
         for r in seizing {
-            let steps = BusStep.seize(r.address, current: sysfs.driver(of: r.address), stub: stub)
+            let steps = BusStep.seize(r.address, current: sysfs.driver(of: r.address), stub: stub, xen: sysfs.hypervisor != nil)
             report.add(actions: steps.map(\.description))
             if dryRun { continue }
             do {
@@ -124,14 +124,14 @@ extension PCIDatabase {
             report.devices = [moving]
             return report
         }
-        let steps = BusStep.giveBack(a, current: sysfs.driver(of: a), original: old.originalDriver)
+        let steps = BusStep.giveBack(a, current: sysfs.driver(of: a), original: old.originalDriver, xen: sysfs.hypervisor != nil)
         report.add(actions: steps.map(\.description))
         if !dryRun {
             do {
                 for s in steps { try s.perform(sysfs) }
             } catch {
                 let back = old.stub.map { stub in
-                    (try? BusStep.seize(a, current: sysfs.driver(of: a), stub: stub).forEach { try $0.perform(sysfs) }) != nil
+                    (try? BusStep.seize(a, current: sysfs.driver(of: a), stub: stub, xen: sysfs.hypervisor != nil).forEach { try $0.perform(sysfs) }) != nil
                 } ?? false
                 try restore([a: old], clearingPending: [a])
                 throw PCIStoreError.sysfs(error, "giving \(a) back to \(old.originalDriver.map(\.rawValue) ?? "no driver") failed; \(back ? "it is held by \(old.stub.map { "\($0)" } ?? "no stub") again" : "it may be unbound now") and the database is unchanged")
@@ -185,8 +185,8 @@ extension PCIDatabase {
             }
             if !forward && sysfs.exists(a) {
                 let steps = p.kind == .seize
-                    ? BusStep.giveBack(a, current: current, original: r.originalDriver)
-                    : r.stub.map { BusStep.seize(a, current: current, stub: $0) } ?? []
+                    ? BusStep.giveBack(a, current: current, original: r.originalDriver, xen: sysfs.hypervisor != nil)
+                    : r.stub.map { BusStep.seize(a, current: current, stub: $0, xen: sysfs.hypervisor != nil) } ?? []
                 for s in steps { try? s.perform(sysfs) }
             }
             try transaction { t in
@@ -230,7 +230,7 @@ extension PCIDatabase {
     func giveBackAll(_ records: [DeviceRecord], sysfs: Sysfs) -> String {
         var failed: [SBDF] = []
         for r in records.reversed() {
-            let steps = BusStep.giveBack(r.address, current: sysfs.driver(of: r.address), original: r.originalDriver)
+            let steps = BusStep.giveBack(r.address, current: sysfs.driver(of: r.address), original: r.originalDriver, xen: sysfs.hypervisor != nil)
             do { for s in steps { try s.perform(sysfs) } } catch { failed.append(r.address) }
         }
         return failed.isEmpty ? "every device is back on its driver" : "could not give back \(failed.map(\.description).joined(separator: ", "))"

@@ -27,10 +27,15 @@ public struct SysfsError: Error, Sendable, CustomStringConvertible {
 public struct Sysfs: Sendable {
     public let root: String
     public var settleTimeout: Double
+    /// Xen, when this bus is a Xen control domain's: seizing then also
+    /// quarantines and giving back ends the quarantine, as xl does. Only
+    /// ever set for the real `/sys`, never for a tree built by a test.
+    public let hypervisor: Hypervisor?
 
-    public init(root: String = "/sys", settleTimeout: Double = 2.0) {
+    public init(root: String = "/sys", settleTimeout: Double = 2.0, hypervisor: Hypervisor? = nil) {
         self.root = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root
         self.settleTimeout = settleTimeout
+        self.hypervisor = hypervisor
     }
 
     public var devicesDirectory: String { root + "/bus/pci/devices" }

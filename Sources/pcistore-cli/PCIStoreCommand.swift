@@ -51,7 +51,12 @@ struct SysfsOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Root of sysfs (default: $PCISTORE_SYSFS, else /sys).", valueName: "root"))
     var sysfs: String?
 
-    var value: Sysfs { Sysfs(root: sysfs ?? Environment.current["PCISTORE_SYSFS"] ?? "/sys") }
+    /// On the real `/sys` of a Xen control domain, Xen too (quarantine);
+    /// never for another root, which is a test's or a copy.
+    var value: Sysfs {
+        let root = sysfs ?? Environment.current["PCISTORE_SYSFS"] ?? "/sys"
+        return Sysfs(root: root, hypervisor: root == "/sys" || root == "/sys/" ? Hypervisor.open() : nil)
+    }
 }
 
 struct DryRun: ParsableArguments {
