@@ -74,12 +74,16 @@ public enum XenStoreRequest: Hashable, Sendable {
         case .directoryPart:
             let a = try strings(atLeast: 2)
             guard a.count == 2 else { throw invalid("needs a path and an offset") }
-            self = .directoryPart(a[0], offset: try number(a[1], Int.self))
+            // An offset into the child list: never negative (cxenstored
+            // reads it into an unsigned int).
+            self = .directoryPart(a[0], offset: Int(try number(a[1], UInt32.self)))
         case .setPermissions:
             let a = try strings(atLeast: 2)
             self = .setPermissions(a[0], Array(a.dropFirst()))
         case .watch, .unwatch:
             let a = try strings(atLeast: 2)
+            // cxenstored's do_watch and do_unwatch: exactly two strings.
+            guard a.count == 2 else { throw invalid("needs a path and a token") }
             self = message.type == .watch ? .watch(a[0], token: a[1]) : .unwatch(a[0], token: a[1])
         case .transactionStart: self = .transactionStart
         case .transactionEnd:

@@ -32,13 +32,21 @@ public final class XenStoreServerSession: Sendable {
     /// before this returns. An error means the stream is broken (a header
     /// announcing more than 4096 bytes): close the connection.
     public func receive(_ bytes: some Sequence<UInt8>) throws(XenStoreError) {
-        let messages = try decoder.withLock { (d) throws(XenStoreError) -> [XenStoreMessage] in
+        // Messages that came whole before a broken header are answered
+        // first, as cxenstored answers each message before reading the
+        // next header: what happens must not depend on how reads split.
+        let (messages, broken) = decoder.withLock { (d) -> ([XenStoreMessage], XenStoreError?) in
             d.feed(bytes)
             var out: [XenStoreMessage] = []
-            while let m = try d.next() { out.append(m) }
-            return out
+            do throws(XenStoreError) {
+                while let m = try d.next() { out.append(m) }
+            } catch {
+                return (out, error)
+            }
+            return (out, nil)
         }
         for m in messages { handle(m) }
+        if let broken { throw broken }
     }
 
     /// Ends the client's watches and transactions, as a closed socket does.
@@ -112,7 +120,11 @@ public final class XenStoreServerSession: Sendable {
             let sink = EngineState.WatchSink(deliver: { [weak self] e in
                 var shown = e.path.rawValue
                 if let strip, shown.hasPrefix(strip) { shown.removeFirst(strip.count) }
-                self?.event(XenStoreMessage.watchEvent(path: shown, token: token).encoded())
+                let event = XenStoreMessage.watchEvent(path: shown, token: token)
+                // cxenstored's send_event drops an event too long for one
+                // message; libxenstore would drop the connection over it.
+                guard event.payload.count <= XenStoreLimits.payloadMax else { return }
+                self?.event(event.encoded())
             }, finish: {})
             output.withLock { $0.holding = true }
             do throws(XenStoreError) {
