@@ -113,6 +113,8 @@ public final class XenStoreServerSession: Sendable {
                 var shown = e.path.rawValue
                 if let strip, shown.hasPrefix(strip) { shown.removeFirst(strip.count) }
                 self?.event(XenStoreMessage.watchEvent(path: shown, token: token).encoded())
+                // The server bounds what waits for the socket (outputLimit).
+                return true
             }, finish: {})
             output.withLock { $0.holding = true }
             do throws(XenStoreError) {

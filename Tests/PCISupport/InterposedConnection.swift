@@ -57,7 +57,9 @@ public final class InterposedConnection: XenStoreConnection {
         if commit { before(.commit) }
         try base.endTransaction(transaction, commit: commit)
     }
-    public func watch(_ path: XenStorePath) throws(XenStoreError) -> XenStoreWatch { try base.watch(path) }
+    public func watch(_ path: XenStorePath, queueLimit: Int) throws(XenStoreError) -> XenStoreWatch {
+        try base.watch(path, queueLimit: queueLimit)
+    }
     public func introduceDomain(_ domain: DomID) throws(XenStoreError) { try base.introduceDomain(domain) }
     public func releaseDomain(_ domain: DomID) throws(XenStoreError) { try base.releaseDomain(domain) }
     public func isDomainIntroduced(_ domain: DomID) throws(XenStoreError) -> Bool {
