@@ -135,7 +135,7 @@ struct PCIBench {
 
         let stateNode = PCIStoreLayout.node(device, "state")
         let (reconciled, tell) = AsyncStream.makeStream(of: Void.self)
-        let reaper = DeadDomainReaper(database: PCIDatabase(store: try connect()), sysfs: nil, probeInterval: nil) { event in
+        let reaper = DeadDomainReaper(database: PCIDatabase(store: try connect()), sysfs: nil) { event in
             if case .reconciled = event { tell.yield() }
         }
         let reapLatencies: [Double] = try await withThrowingTaskGroup(of: Void.self) { group in
