@@ -173,13 +173,13 @@ _pcistore() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|store|help)
+    discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|store|serve|help)
         # Offer subcommand argument completions
         "_pcistore_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'discover list show assignable-list assignable-add assignable-remove assign release reconcile daemon watch dump restore check store help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'discover list show assignable-list assignable-add assignable-remove assign release reconcile daemon watch dump restore check store serve help' -- "${cur}"))
         ;;
     esac
 }
@@ -529,6 +529,24 @@ _pcistore_store_rm() {
     # Offer option value completions
     case "${prev}" in
     '--store')
+        return
+        ;;
+    esac
+}
+
+_pcistore_serve() {
+    repeating_flags=()
+    non_repeating_flags=(-h --help)
+    repeating_options=()
+    non_repeating_options=(--socket --state)
+    __pcistore_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--socket')
+        return
+        ;;
+    '--state')
         return
         ;;
     esac

@@ -62,6 +62,8 @@ function __pcistore_parse_tokens -S
             case 'rm'
                 __pcistore_parse_subcommand 1 'store=' 'h/help'
             end
+        case 'serve'
+            __pcistore_parse_subcommand 0 'socket=' 'state=' 'h/help'
         case 'help'
             __pcistore_parse_subcommand -r 1 
         end
@@ -133,6 +135,7 @@ complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "p
 complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'restore' -d 'Write a dump (either form) back into an empty database, or over it with --replace.'
 complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'check' -d 'Validate every node and invariant (and the bus, with --sysfs); --repair fixes what is unambiguous.'
 complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'store' -d 'Read and write XenStore nodes directly (like xenstore-read/-write/-ls/-rm).'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'serve' -d 'Serve the embedded XenStore engine on a unix socket, speaking xenstored\'s wire protocol.'
 complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_positional "pcistore" -eq 1' -fa 'help' -d 'Show subcommand help information.'
 complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore discover" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
 complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore discover" sysfs' -l 'sysfs' -d 'Root of sysfs (default: $PCISTORE_SYSFS, else /sys).' -rfka ''
@@ -214,3 +217,6 @@ complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_opti
 complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore store ls" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore store rm" store' -l 'store' -d 'xenstore, file:PATH or auto (default: $PCISTORE_STORE, else auto).' -rfka ''
 complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore store rm" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore serve" socket' -l 'socket' -d 'Where to listen (replaces a stale socket; refuses a live one).' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore serve" state' -l 'state' -d 'Keep the store in this file.' -rfka ''
+complete -c 'pcistore' -n '__pcistore_should_offer_completions_for_flags_or_options "pcistore serve" h help' -s 'h' -l 'help' -d 'Show help information.'

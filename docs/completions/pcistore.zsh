@@ -64,13 +64,14 @@ _pcistore() {
             'restore:Write a dump (either form) back into an empty database, or over it with --replace.'
             'check:Validate every node and invariant (and the bus, with --sysfs); --repair fixes what is unambiguous.'
             'store:Read and write XenStore nodes directly (like xenstore-read/-write/-ls/-rm).'
+            'serve:Serve the embedded XenStore engine on a unix socket, speaking xenstored'\''s wire protocol.'
             'help:Show subcommand help information.'
         )
         _describe -V subcommand subcommands && ret=0
         ;;
     arg)
         case "${words[1]}" in
-        discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|store|help)
+        discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|store|serve|help)
             "_pcistore_${words[1]}" && ret=0
             ;;
         esac
@@ -352,6 +353,18 @@ _pcistore_store_rm() {
     local -ar arg_specs=(
         '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
         ':path:'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_pcistore_serve() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--socket[Where to listen (replaces a stale socket; refuses a live one).]:path:'
+        '--state[Keep the store in this file.]:file:'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
     _arguments -w -s -S : "${arg_specs[@]}" && ret=0
