@@ -58,6 +58,10 @@ public struct PCIEventStream: AsyncSequence, Sendable {
         var known: [SBDF: DeviceRecord] = [:]
         var queue: [PCIEvent] = []
         var started = false
+        /// The next event is the new watch's registration, which the read
+        /// after watching already covers: reading everything again for it
+        /// would double the cost of every start.
+        var registrationPending = false
 
         init(db: PCIDatabase, filter: PCIEventFilter, bufferLimit: Int, reconnect: (@Sendable () throws -> PCIDatabase)?) {
             self.db = db
@@ -77,6 +81,10 @@ public struct PCIEventStream: AsyncSequence, Sendable {
                 // a fresh picture is both correct and cheaper.
                 if !w.overflowed, let e = await it.next() {
                     events = it
+                    if registrationPending {
+                        registrationPending = false
+                        continue
+                    }
                     do {
                         try handle(e.path)
                         continue
@@ -97,6 +105,7 @@ public struct PCIEventStream: AsyncSequence, Sendable {
             let w = try db.store.watch(PCIStoreLayout.devices, queueLimit: bufferLimit)
             watch = w
             events = w.makeAsyncIterator()
+            registrationPending = true
             let image = try db.read().image
             known = image.devices
             let rows = image.devices.values.filter(filter.matches).sorted { $0.address < $1.address }

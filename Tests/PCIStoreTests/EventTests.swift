@@ -35,6 +35,28 @@ import XenStoreTestSupport
         #expect(rec.failure == nil)
     }
 
+    /// The stream reads the whole database once when it starts. Its own
+    /// watch's registration event comes after that read began, so it brings
+    /// nothing new; reading everything again for it would double the start.
+    @Test(arguments: Backend.allCases)
+    func theStartReadsTheDatabaseOnce(_ backend: Backend) async throws {
+        let f = try PCIFixture(backend)
+        _ = try f.db.assignableAdd([sbdf("05:00.0")], stub: .pciStub, sysfs: f.sysfs)
+        let listings = Atomic<Int>(0)
+        let store = InterposedConnection(try f.connect()) { r in
+            if case .directory(let p) = r, p == PCIStoreLayout.devices { listings.add(1, ordering: .relaxed) }
+        }
+        _ = try PCIDatabase(store: store).read()
+        let perRead = listings.exchange(0, ordering: .relaxed)
+        #expect(perRead > 0)
+        let rec = EventRecorder(try PCIDatabase(store: store).events())
+        #expect(await rec.wait(for: 1).count == 1)
+        _ = try f.db.assign([sbdf("05:00.0")], to: DomID(3), sysfs: nil)
+        // The change arrives after the registration event was handled.
+        #expect(await rec.wait(for: 2).count == 2)
+        #expect(listings.load(ordering: .relaxed) == perRead)
+    }
+
     // MARK: - Every operation, in order, with its content
 
     /// What a paced run saw at one commit: how many events had arrived, and

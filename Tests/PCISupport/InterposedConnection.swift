@@ -10,6 +10,7 @@ public final class InterposedConnection: XenStoreConnection {
     public enum Request: Sendable {
         case isDomainIntroduced(DomID)
         case write(XenStorePath, String, inTransaction: Bool)
+        case directory(XenStorePath)
         case commit
     }
 
@@ -43,7 +44,8 @@ public final class InterposedConnection: XenStoreConnection {
         try base.remove(path, transaction: transaction)
     }
     public func directory(_ path: XenStorePath, transaction: XenStoreTransactionID) throws(XenStoreError) -> [XenStoreNodeName] {
-        try base.directory(path, transaction: transaction)
+        before(.directory(path))
+        return try base.directory(path, transaction: transaction)
     }
     public func permissions(_ path: XenStorePath, transaction: XenStoreTransactionID) throws(XenStoreError) -> XenStorePermissions {
         try base.permissions(path, transaction: transaction)
