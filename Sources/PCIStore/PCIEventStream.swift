@@ -58,10 +58,15 @@ public struct PCIEventStream: AsyncSequence, Sendable {
         var known: [SBDF: DeviceRecord] = [:]
         var queue: [PCIEvent] = []
         var started = false
-        /// The next event is the new watch's registration, which the read
-        /// after watching already covers: reading everything again for it
-        /// would double the cost of every start.
-        var registrationPending = false
+        /// How many events of the current watch were taken (the registration is 1).
+        var taken = 0
+        /// Events of the current watch up to these numbers are covered by a
+        /// read that began after they were delivered: for every device
+        /// (`coveredAll`, a whole read), or for one. Such an event brings
+        /// nothing new, so the many node events of one transaction cost one
+        /// read of the device, not one each, when they wait together.
+        var coveredAll = 0
+        var covered: [SBDF: Int] = [:]
 
         init(db: PCIDatabase, filter: PCIEventFilter, bufferLimit: Int, reconnect: (@Sendable () throws -> PCIDatabase)?) {
             self.db = db
@@ -81,12 +86,9 @@ public struct PCIEventStream: AsyncSequence, Sendable {
                 // a fresh picture is both correct and cheaper.
                 if !w.overflowed, let e = await it.next() {
                     events = it
-                    if registrationPending {
-                        registrationPending = false
-                        continue
-                    }
+                    taken += 1
                     do {
-                        try handle(e.path)
+                        try handle(e.path, w)
                         continue
                     } catch where Self.isLost(error) {
                         // The store went away between the event and the read.
@@ -105,7 +107,12 @@ public struct PCIEventStream: AsyncSequence, Sendable {
             let w = try db.store.watch(PCIStoreLayout.devices, queueLimit: bufferLimit)
             watch = w
             events = w.makeAsyncIterator()
-            registrationPending = true
+            taken = 0
+            covered = [:]
+            // The registration (event 1) and whatever came before the read
+            // began: the read covers them. Reading everything again for the
+            // registration would double the cost of every start.
+            coveredAll = Swift.max(1, w.delivered)
             let image = try db.read().image
             known = image.devices
             let rows = image.devices.values.filter(filter.matches).sorted { $0.address < $1.address }
@@ -143,17 +150,26 @@ public struct PCIEventStream: AsyncSequence, Sendable {
             return false
         }
 
-        mutating func handle(_ path: XenStorePath) throws {
+        /// The event numbered `taken` of `watch`, which names `path`.
+        mutating func handle(_ path: XenStorePath, _ watch: XenStoreWatch) throws {
+            if taken <= coveredAll { return }
             let c = path.components.map(\.rawValue)
             let base = PCIStoreLayout.devices.components.count
             guard c.count >= base + 3, let a = try? SBDF(c[base + 2]), a.nodeName.rawValue == c[base + 2] else {
                 // A segment or bus directory (or the tree) changed: e.g. a whole
                 // bus removed at once. Compare everything.
-                if c.count < base + 3 { try compareAll() }
+                if c.count < base + 3 {
+                    let before = watch.delivered
+                    try compareAll()
+                    coveredAll = Swift.max(before, taken)
+                }
                 return
             }
+            if let through = covered[a], taken <= through { return }
+            let before = watch.delivered
             let now: DeviceRecord?
             do { now = try db.record(a) } catch let e as PCIStoreError where e.kind == .corrupt { return }
+            covered[a] = Swift.max(before, taken)
             emit(a, now)
         }
 

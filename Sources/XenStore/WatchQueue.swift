@@ -14,6 +14,7 @@ final class WatchQueue: Sendable {
     let stream: AsyncStream<XenStoreWatchEvent>
     private let continuation: AsyncStream<XenStoreWatchEvent>.Continuation
     private let overflow = Atomic<Bool>(false)
+    private let enqueued = Atomic<Int>(0)
 
     /// `limit` is at least 1, so the registration event always fits.
     init(limit: Int) {
@@ -26,12 +27,25 @@ final class WatchQueue: Sendable {
     /// event is lost and the caller must end the watch (outside any lock the
     /// unregistration takes: `finish` runs the termination handler at once).
     func offer(_ event: XenStoreWatchEvent) -> Bool {
-        if case .dropped = continuation.yield(event) {
+        switch continuation.yield(event) {
+        case .dropped:
             overflow.store(true, ordering: .releasing)
             return false
+        case .enqueued:
+            // Counted once queued, never before: `delivered` may lag, never lead.
+            enqueued.add(1, ordering: .releasing)
+            return true
+        case .terminated:
+            return true
+        @unknown default:
+            return true
         }
-        return true
     }
+
+    /// How many events were queued so far. One producer at a time offers
+    /// (the reader thread, or the engine under its lock), so these are the
+    /// first `delivered` events in the order the reader gets them.
+    var delivered: Int { enqueued.load(ordering: .acquiring) }
 
     /// Ends the sequence after the events already queued.
     func finish() { continuation.finish() }

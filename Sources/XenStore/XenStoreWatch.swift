@@ -39,6 +39,13 @@ public struct XenStoreWatch: AsyncSequence, Sendable {
     /// removed from the store, and the sequence ends after what is queued.
     public var overflowed: Bool { queue.overflowed }
 
+    /// How many events have reached this watch's queue, the registration
+    /// included. The store fires an event only once its change is committed,
+    /// so when this is `n`, the changes of the first `n` events (in the
+    /// order the sequence yields them) are visible to any read begun after
+    /// looking. A reader can skip the queued events a later read covered.
+    public var delivered: Int { queue.delivered }
+
     /// Ends the watch when the last copy of the sequence is released, so a
     /// watch that is never iterated still gets unregistered.
     final class Lifetime: Sendable {
