@@ -140,12 +140,17 @@ struct JSONSchemaCheck {
                 for (i, e) in a.enumerated() where a[..<i].contains(e) { out.append("\(at)[\(i)]: repeated") }
             case "oneOf":
                 let branches = rule.array ?? []
-                let fits = branches.filter { b in
+                let tried: [[String]] = branches.map { b in
                     var p: [String] = []
                     check(v, b, at, &p)
-                    return p.isEmpty
-                }.count
-                if fits != 1 { out.append("\(at): fits \(fits) of the \(branches.count) oneOf branches, not exactly one") }
+                    return p
+                }
+                let fits = tried.filter(\.isEmpty).count
+                if fits != 1 {
+                    // Say why the nearest branch did not fit, not just that none did.
+                    let nearest = tried.filter { !$0.isEmpty }.min { $0.count < $1.count } ?? []
+                    out.append("\(at): fits \(fits) of the \(branches.count) oneOf branches, not exactly one\(nearest.isEmpty ? "" : "; nearest: " + nearest.joined(separator: "; "))")
+                }
             default:
                 out.append("\(at): keyword \(key) is not checked by these tests")
             }
