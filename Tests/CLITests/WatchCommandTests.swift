@@ -52,19 +52,20 @@ import XenStoreTestSupport
         }
 
         /// Waits until `done` holds for the lines so far, or `seconds` passed.
+        /// It sleeps as a task, never blocking a thread other tests' tasks need.
         @discardableResult
-        func wait(seconds: Double = 20, until done: ([String]) -> Bool) -> Bool {
+        func wait(seconds: Double = 20, until done: ([String]) -> Bool) async -> Bool {
             let deadline = Date().addingTimeInterval(seconds)
-            while !done(lines) && Date() < deadline { usleep(5000) }
+            while !done(lines) && Date() < deadline { try? await Task.sleep(nanoseconds: 5_000_000) }
             return done(lines)
         }
 
         /// Sends `signal`, waits for the exit (killing after the deadline);
         /// true when it exited by itself with status 0.
-        func stop(_ signal: Int32) -> Bool {
+        func stop(_ signal: Int32) async -> Bool {
             kill(process.processIdentifier, signal)
             let deadline = Date().addingTimeInterval(20)
-            while process.isRunning && Date() < deadline { usleep(5000) }
+            while process.isRunning && Date() < deadline { try? await Task.sleep(nanoseconds: 5_000_000) }
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
@@ -99,10 +100,10 @@ import XenStoreTestSupport
         defer { h.stop() }
         try h("assignable-add", "--stub", "pci-stub", "03:00.0", "03:00.1")
         let p = try WatchProcess(["--json", "--domain", "4"], environment: h.cli.environment)
-        #expect(p.wait { $0.count >= 1 }, "\(p.stderr)")
+        #expect(await p.wait { $0.count >= 1 }, "\(p.stderr)")
         try h("assign", "--domain", "4", "03:00.0")
-        #expect(p.wait { $0.count >= 3 }, "\(p.stderr)")
-        #expect(p.stop(SIGTERM), "\(p.stderr)")
+        #expect(await p.wait { $0.count >= 3 }, "\(p.stderr)")
+        #expect(await p.stop(SIGTERM), "\(p.stderr)")
         let objects = try p.lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         #expect(objects.first?["event"] as? String == "snapshot")
         #expect((objects.first?["devices"] as? [Any])?.isEmpty == true)
@@ -118,25 +119,25 @@ import XenStoreTestSupport
     /// Every kind of line, made by real commands against the real daemon
     /// (restarted, for the resync), checked against the documented contract:
     /// every key present with its type, no other key, keys sorted.
-    @Test func everyLineKeepsTheDocumentedContract() throws {
+    @Test func everyLineKeepsTheDocumentedContract() async throws {
         let h = try HostCLI(.xenstored)
         defer { h.stop() }
         let schema = try Self.schema()
         let p = try WatchProcess(["--json"], environment: h.cli.environment)
-        #expect(p.wait { $0.count >= 1 }, "\(p.stderr)")
+        #expect(await p.wait { $0.count >= 1 }, "\(p.stderr)")
         try h("discover")
         try h("assignable-add", "--stub", "pci-stub", "--name", "nic0", "05:00.0")
         try h("assign", "--domain", "4", "05:00.0")
         try h.host.unplug("0000:00:02.0")
         try h("discover")
-        #expect(p.wait { $0.contains { Self.event($0) == "removed" } }, "\(p.stderr)")
+        #expect(await p.wait { $0.contains { Self.event($0) == "removed" } }, "\(p.stderr)")
         // A new daemon on the same socket, with an empty store.
         h.daemon!.stop()
         try h.daemon!.startAgain()
-        #expect(p.wait { $0.contains { Self.event($0) == "resync" } }, "\(p.stderr)")
+        #expect(await p.wait { $0.contains { Self.event($0) == "resync" } }, "\(p.stderr)")
         try h("discover")
-        #expect(p.wait { $0.last.map { Self.event($0) == "added" } ?? false }, "\(p.stderr)")
-        #expect(p.stop(SIGTERM), "\(p.stderr)")
+        #expect(await p.wait { $0.last.map { Self.event($0) == "added" } ?? false }, "\(p.stderr)")
+        #expect(await p.stop(SIGTERM), "\(p.stderr)")
 
         var kinds: Set<String> = []
         var aspects: Set<String> = []
@@ -215,32 +216,32 @@ import XenStoreTestSupport
     }
 
     /// SIGINT ends it as cleanly as SIGTERM: exit 0, nothing on stderr.
-    @Test func sigintEndsItToo() throws {
+    @Test func sigintEndsItToo() async throws {
         let h = try HostCLI(.engine)
         let p = try WatchProcess(["--json"], environment: h.cli.environment)
-        #expect(p.wait { $0.count >= 1 }, "\(p.stderr)")
-        #expect(p.stop(SIGINT), "\(p.stderr)")
+        #expect(await p.wait { $0.count >= 1 }, "\(p.stderr)")
+        #expect(await p.stop(SIGINT), "\(p.stderr)")
         #expect(p.stderr.isEmpty, "\(p.stderr)")
     }
 
     /// A daemon that goes away is waited for: the watch neither exits nor
     /// falls back to another store, and says resync when one answers again.
-    @Test func aWatchWaitsForTheDaemonToComeBack() throws {
+    @Test func aWatchWaitsForTheDaemonToComeBack() async throws {
         let h = try HostCLI(.xenstored)
         defer { h.stop() }
         try h("discover")
         // Where `auto` would put an embedded store: never this machine's own.
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("pcistore-xdg-\(UUID().uuidString)").path
         let p = try WatchProcess([], environment: h.cli.environment.merging(["PCISTORE_STORE": "auto", "XDG_STATE_HOME": state]) { $1 })
-        #expect(p.wait { $0.first?.hasPrefix("snapshot: 9 devices") ?? false }, "\(p.lines) \(p.stderr)")
+        #expect(await p.wait { $0.first?.hasPrefix("snapshot: 9 devices") ?? false }, "\(p.lines) \(p.stderr)")
         h.daemon!.stop()
         // Time for the watch to notice and try to reconnect while nothing
         // answers; a watch that fell back to the embedded store says so here.
-        p.wait(seconds: 5) { _ in p.stderr.contains("embedded store") }
+        await p.wait(seconds: 5) { _ in p.stderr.contains("embedded store") }
         try h.daemon!.startAgain()
-        #expect(p.wait { $0.contains("resync: 0 devices") }, "\(p.lines) \(p.stderr)")
+        #expect(await p.wait { $0.contains("resync: 0 devices") }, "\(p.lines) \(p.stderr)")
         #expect(p.process.isRunning)
-        #expect(p.stop(SIGTERM), "\(p.stderr)")
+        #expect(await p.stop(SIGTERM), "\(p.stderr)")
         #expect(!p.stderr.contains("embedded store"), "\(p.stderr)")
     }
 }

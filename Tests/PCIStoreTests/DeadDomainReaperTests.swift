@@ -47,7 +47,7 @@ import XenStoreTestSupport
         try DeadDomainTests.assignThree(f)
         let log = ReaperLog()
         let reaper = DeadDomainReaper(database: PCIDatabase(store: try f.connect()), sysfs: f.sysfs, onEvent: log.add)
-        let task = Task { try await reaper.run() }
+        let task = Task(executorPreference: WatcherExecutor.next()) { try await reaper.run() }
         // At start-up: domain 6 was never introduced.
         #expect(await log.wait { !$0.reconciled.isEmpty })
         let start = log.reconciled.first
@@ -87,7 +87,7 @@ import XenStoreTestSupport
         let connect: @Sendable () throws -> PCIDatabase = { [f] in PCIDatabase(store: try f.connect()) }
         let reaper = DeadDomainReaper(database: PCIDatabase(store: first), sysfs: f.sysfs, reconnect: connect,
                                       onEvent: log.add)
-        let task = Task { try await reaper.run() }
+        let task = Task(executorPreference: WatcherExecutor.next()) { try await reaper.run() }
         #expect(await log.wait { !$0.reconciled.isEmpty })
         first.close()
         try f.store.releaseDomain(DeadDomainTests.released)
@@ -115,7 +115,7 @@ import XenStoreTestSupport
         let reaper = DeadDomainReaper(database: PCIDatabase(store: try f.connect()), sysfs: f.sysfs,
                                       reconnect: { PCIDatabase(store: try LibXenStoreConnection(socketPath: socket.withLock { $0 })) },
                                       onEvent: log.add)
-        let task = Task { try await reaper.run() }
+        let task = Task(executorPreference: WatcherExecutor.next()) { try await reaper.run() }
         #expect(await log.wait { !$0.reconciled.isEmpty })
         let entries = try f.db.read().image.entries
         f.daemon!.stop()

@@ -1,6 +1,7 @@
 import Foundation
 import PCIStore
 import PCIStoreSchema
+import XenStoreTestSupport
 import Synchronization
 
 /// Consumes a PCI event stream in the background, keeping what arrived.
@@ -14,7 +15,9 @@ public final class EventRecorder: Sendable {
 
     public init(_ stream: PCIEventStream) {
         let box = self.box
-        task = Task {
+        // Off the shared pool, so a test that blocks a pool thread cannot
+        // starve the recorder past another test's deadline.
+        task = Task(executorPreference: WatcherExecutor.next()) {
             do {
                 for try await e in stream { box.events.withLock { $0.append(e) } }
             } catch {

@@ -74,7 +74,7 @@ public final class WatchRecorder: Sendable {
 
     public init(_ watch: XenStoreWatch) {
         let box = self.box
-        task = Task {
+        task = Task(executorPreference: WatcherExecutor.next()) {
             for await e in watch { box.events.withLock { $0.append(e) } }
             box.ended.withLock { $0 = true }
         }
