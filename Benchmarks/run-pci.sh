@@ -11,21 +11,29 @@
 #   reap   a domain holding one device is released (XS_RELEASE), P rounds: time
 #          until a watcher reads the device assignable, with a DeadDomainReaper
 #          running, beside the raw XS_RELEASE -> @releaseDomain watch round trip
+#   events the typed event stream: assign or release of one device until its
+#          typed `changed` event, E times each, beside the raw write -> watch
+#          event round trip; events per second for B changes (one transaction
+#          each, written while read) beside B raw node writes, and for the
+#          stream alone (B changes committed in one transaction)
 # then the same Swift workload on the embedded engine. Prints JSON lines and
 # the ratios (time ratio: >1 means slower than the baseline).
 #
-# Usage: Benchmarks/run-pci.sh [--devices N] [--rounds R] [--reap-rounds P] [--quick]
+# Usage: Benchmarks/run-pci.sh [--devices N] [--rounds R] [--reap-rounds P]
+#                              [--event-rounds E] [--burst B] [--quick]
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
-devices=4096 rounds=500 reap=50
+devices=4096 rounds=500 reap=50 events=200 burst=500
 while (($#)); do
     case $1 in
         --devices) devices=$2; shift 2 ;;
         --rounds) rounds=$2; shift 2 ;;
         --reap-rounds) reap=$2; shift 2 ;;
-        --quick) devices=512 rounds=50 reap=10; shift ;;
-        *) echo "usage: $0 [--devices N] [--rounds R] [--reap-rounds P] [--quick]" >&2; exit 64 ;;
+        --event-rounds) events=$2; shift 2 ;;
+        --burst) burst=$2; shift 2 ;;
+        --quick) devices=512 rounds=50 reap=10 events=20 burst=100; shift ;;
+        *) echo "usage: $0 [--devices N] [--rounds R] [--reap-rounds P] [--event-rounds E] [--burst B] [--quick]" >&2; exit 64 ;;
     esac
 done
 out=$repo/.build-bench
@@ -47,7 +55,9 @@ results=$out/pci-results.jsonl
 "$out/pcibench" assign-release --device 0000-00-00-0 --rounds "$rounds" | tee -a "$results"
 "$bench" assign-release --rounds "$rounds" | tee -a "$results"
 "$bench" reap --devices "$devices" --reap-rounds "$reap" | tee -a "$results"
-"$bench" all --backend engine --devices "$devices" --rounds "$rounds" --reap-rounds "$reap" | sed 's/^/ /' | tee -a "$results"
+"$bench" events --devices "$devices" --event-rounds "$events" --burst "$burst" | tee -a "$results"
+"$bench" all --backend engine --devices "$devices" --rounds "$rounds" --reap-rounds "$reap" \
+    --event-rounds "$events" --burst "$burst" | sed 's/^/ /' | tee -a "$results"
 
 python3 - "$results" <<'PY'
 import json, sys
@@ -65,4 +75,13 @@ for impl, label in (("swift-libxenstore", "daemon"), ("swift-engine", "engine"))
     r = get(impl, "reap")
     print(f"reap on the {label} ({r['devices']} devices, {r['rounds']} rounds): XS_RELEASE -> assignable p50 {r['release_to_assignable_p50_us']/1000:.2f} ms, p99 {r['release_to_assignable_p99_us']/1000:.2f} ms;"
           f" raw @releaseDomain watch p50 {r['release_watch_p50_us']/1000:.3f} ms, p99 {r['release_watch_p99_us']/1000:.3f} ms")
+for impl, label in (("swift-libxenstore", "daemon"), ("swift-engine", "engine")):
+    e = get(impl, "events")
+    print(f"events on the {label} ({e['devices']} devices, {e['rounds']} rounds): write -> typed event p50 {e['typed_p50_us']/1000:.3f} ms, p99 {e['typed_p99_us']/1000:.3f} ms"
+          f" (the operation itself p50 {e['operation_p50_us']/1000:.3f} ms); raw write -> watch event p50 {e['raw_p50_us']/1000:.3f} ms, p99 {e['raw_p99_us']/1000:.3f} ms")
+    print(f"  typed/raw p50 {e['typed_p50_us']/e['raw_p50_us']:.1f}x, p99 {e['typed_p99_us']/e['raw_p99_us']:.1f}x;"
+          f" (typed - operation)/raw p50 {(e['typed_p50_us']-e['operation_p50_us'])/e['raw_p50_us']:.1f}x")
+    print(f"  events/s for {e['burst']} changes, one transaction each, written while read: typed {e['burst_typed_events_per_s']:.0f}, raw {e['burst_raw_events_per_s']:.0f}"
+          f" (raw/typed {e['burst_raw_events_per_s']/e['burst_typed_events_per_s']:.1f}x); the stream alone, {e['burst']} changes in one transaction"
+          f" ({e['one_transaction_seconds']:.2f} s to commit): {e['stream_events_per_s']:.0f}/s; resyncs {e['resyncs']}")
 PY

@@ -13,6 +13,12 @@ import XenStore
 ///                                           watcher sees the device assignable, with a
 ///                                           DeadDomainReaper running; beside it the raw
 ///                                           XS_RELEASE → @releaseDomain watch round trip
+///   pci-bench events --event-rounds R --burst B
+///                                           the typed event stream: assign/release of one device
+///                                           until its `changed` event, R times each, beside the raw
+///                                           write → watch event round trip; then events per second
+///                                           for B changes (one transaction each, written while read)
+///                                           beside B raw node writes, and for the stream alone
 ///   pci-bench all                           every mode in turn (for the engine, which lives in process)
 ///
 /// `--backend xenstored` (default; XENSTORED_PATH) or `--backend engine`
@@ -48,7 +54,7 @@ struct PCIBench {
 
     static func main() async {
         var args = Array(CommandLine.arguments.dropFirst())
-        var backend = "xenstored", devices = 4096, rounds = 500, reapRounds = 50
+        var backend = "xenstored", devices = 4096, rounds = 500, reapRounds = 50, eventRounds = 200, burst = 500
         guard !args.isEmpty else { fail("usage: pci-bench populate|list|dump|assign-release [--backend B] [--devices N] [--rounds R]", 64) }
         let mode = args.removeFirst()
         while !args.isEmpty {
@@ -60,11 +66,14 @@ struct PCIBench {
             case "--devices": devices = Int(v) ?? 0
             case "--rounds": rounds = Int(v) ?? 0
             case "--reap-rounds": reapRounds = Int(v) ?? 0
+            case "--event-rounds": eventRounds = Int(v) ?? 0
+            case "--burst": burst = Int(v) ?? 0
             default: fail("unknown option \(k)", 64)
             }
         }
-        guard devices >= 1 && devices <= 65536 && rounds >= 1 && reapRounds >= 1 else {
-            fail("bad --devices, --rounds or --reap-rounds", 64)
+        guard devices >= 1 && devices <= 65536 && rounds >= 1 && reapRounds >= 1 && eventRounds >= 1
+              && burst >= 1 && burst < devices else {
+            fail("bad --devices, --rounds, --reap-rounds, --event-rounds or --burst (1…devices-1)", 64)
         }
         do {
             let connect: @Sendable () throws -> any XenStoreConnection
@@ -78,10 +87,12 @@ struct PCIBench {
             default: fail("unknown backend \(backend)", 64)
             }
             let db = PCIDatabase(store: try connect())
-            let modes = mode == "all" ? ["populate", "list", "dump", "assign-release", "reap"] : [mode]
+            let modes = mode == "all" ? ["populate", "list", "dump", "assign-release", "reap", "events"] : [mode]
             for m in modes {
                 if m == "reap" {
                     try await reap(connect, impl, devices: devices, rounds: reapRounds)
+                } else if m == "events" {
+                    try await events(connect, impl, devices: devices, rounds: eventRounds, burst: burst)
                 } else {
                     try run(m, db, impl, devices: devices, rounds: rounds)
                 }
@@ -135,7 +146,7 @@ struct PCIBench {
 
         let stateNode = PCIStoreLayout.node(device, "state")
         let (reconciled, tell) = AsyncStream.makeStream(of: Void.self)
-        let reaper = DeadDomainReaper(database: PCIDatabase(store: try connect()), sysfs: nil, probeInterval: nil) { event in
+        let reaper = DeadDomainReaper(database: PCIDatabase(store: try connect()), sysfs: nil) { event in
             if case .reconciled = event { tell.yield() }
         }
         let reapLatencies: [Double] = try await withThrowingTaskGroup(of: Void.self) { group in
@@ -165,6 +176,120 @@ struct PCIBench {
         let r = rawLatencies.sorted(), w = reapLatencies.sorted()
         print(String(format: "{\"impl\":\"%@\",\"mode\":\"reap\",\"devices\":%d,\"rounds\":%d,\"release_to_assignable_p50_us\":%.1f,\"release_to_assignable_p99_us\":%.1f,\"release_watch_p50_us\":%.1f,\"release_watch_p99_us\":%.1f}",
                      impl, devices, rounds, rank(w, 0.5), rank(w, 0.99), rank(r, 0.5), rank(r, 0.99)))
+    }
+
+    /// The typed event stream, against the raw watch it is built on, in the
+    /// same run. The toolstack writes on one connection; the watcher reads
+    /// on another, in this task (as `pcistore watch` does).
+    ///
+    /// 1. Raw round trip, R times: write one node, wait for its watch event.
+    /// 2. Typed latency, R times each: assign the device (store only), wait
+    ///    for its `changed` event to `assigned`; release it, wait for the
+    ///    event to `assignable`. Timed from the start of the operation, so it
+    ///    holds the operation's own transaction (its duration is reported
+    ///    too) and the stream's read of the whole device.
+    /// 3. Events per second: B other devices assigned by a writer thread, one
+    ///    transaction each, while the stream is read, from the first write
+    ///    until the B-th typed event; beside it, B raw node writes by a writer
+    ///    thread until the B-th watch event. Then the stream alone: all B
+    ///    released in one transaction, from its commit until the B-th event
+    ///    (the transaction's own time, which grows with its size on
+    ///    cxenstored, is reported apart).
+    static func events(_ connect: @Sendable () throws -> any XenStoreConnection, _ impl: String,
+                       devices: Int, rounds: Int, burst: Int) async throws {
+        let clock = ContinuousClock()
+        let toolstack = try connect()
+        let watcher = try connect()
+        let db = PCIDatabase(store: toolstack)
+        guard try db.record(device)?.state == .assignable else { throw Failure(description: "events needs \(device) assignable: run populate first") }
+
+        // 1. Raw: outside the device tree, so the typed stream never hears it.
+        let rawPath: XenStorePath = "/local/pci-bench/raw"
+        try toolstack.write(rawPath, "0")
+        var rawLatencies: [Double] = []
+        do {
+            let raw = try watcher.watch(rawPath)
+            defer { raw.cancel() }
+            var it = raw.makeAsyncIterator()
+            _ = await it.next()
+            for i in 0..<rounds {
+                let start = clock.now
+                try toolstack.write(rawPath, "\(i)")
+                guard await it.next() != nil else { throw Failure(description: "the raw watch ended") }
+                rawLatencies.append(microseconds(clock.now - start))
+            }
+        }
+
+        // 2. Typed.
+        var stream = try PCIDatabase(store: watcher).events().makeAsyncIterator()
+        guard case .snapshot(let rows)? = try await stream.next(), rows.count == devices else {
+            throw Failure(description: "the stream's snapshot is not the \(devices) devices")
+        }
+        var resyncs = 0
+        /// Reads the stream until `count` changes to `state` of `among` came.
+        func collect(_ count: Int, to state: DeviceState, among: Set<SBDF>) async throws {
+            var seen = 0
+            while seen < count {
+                switch try await stream.next() {
+                case .changed(_, let n, _)? where n.state == state && among.contains(n.address): seen += 1
+                case .resync?: resyncs += 1
+                case nil: throw Failure(description: "the event stream ended")
+                default: break
+                }
+            }
+        }
+        var typed: [Double] = [], operations: [Double] = []
+        let domain = try DomID(5)
+        for _ in 0..<rounds {
+            for assigning in [true, false] {
+                let start = clock.now
+                if assigning {
+                    _ = try db.assign([device], to: domain, sysfs: nil)
+                } else {
+                    _ = try db.release([device], sysfs: nil)
+                }
+                operations.append(microseconds(clock.now - start))
+                try await collect(1, to: assigning ? .assigned : .assignable, among: [device])
+                typed.append(microseconds(clock.now - start))
+            }
+        }
+
+        // 3. Bursts. Each of these devices is alone in its slot: one change each.
+        let targets = Set(image(burst + 1).devices.keys.filter { $0 != device })
+        let writer = PCIDatabase(store: try connect())
+        let separateStart = clock.now
+        let assigning = Thread {
+            for a in targets.sorted() { _ = try? writer.assign([a], to: domain, sysfs: nil) }
+        }
+        assigning.start()
+        try await collect(burst, to: .assigned, among: targets)
+        let separate = seconds(clock.now - separateStart)
+        let oneStart = clock.now
+        _ = try db.release(targets.sorted(), sysfs: nil)
+        let committed = clock.now
+        try await collect(burst, to: .assignable, among: targets)
+        let streamAlone = seconds(clock.now - committed), bigTransaction = seconds(committed - oneStart)
+
+        let burstPath: XenStorePath = "/local/pci-bench/burst"
+        try toolstack.write(burstPath, "")
+        let rawBurst = try watcher.watch(burstPath)
+        var rawIt = rawBurst.makeAsyncIterator()
+        _ = await rawIt.next()
+        let rawStart = clock.now
+        let rawWriter = try connect()
+        let paths = try (0..<burst).map { try XenStorePath("/local/pci-bench/burst/n\($0)") }
+        Thread { for p in paths { try? rawWriter.write(p, "1") } }.start()
+        for _ in 0..<burst {
+            guard await rawIt.next() != nil else { throw Failure(description: "the raw burst watch ended") }
+        }
+        let rawSeconds = seconds(clock.now - rawStart)
+        rawBurst.cancel()
+        try toolstack.remove("/local/pci-bench")
+
+        let r = rawLatencies.sorted(), t = typed.sorted(), o = operations.sorted()
+        print(String(format: "{\"impl\":\"%@\",\"mode\":\"events\",\"devices\":%d,\"rounds\":%d,\"burst\":%d,\"typed_p50_us\":%.1f,\"typed_p99_us\":%.1f,\"operation_p50_us\":%.1f,\"raw_p50_us\":%.1f,\"raw_p99_us\":%.1f,\"burst_typed_events_per_s\":%.0f,\"burst_raw_events_per_s\":%.0f,\"stream_events_per_s\":%.0f,\"one_transaction_seconds\":%.3f,\"resyncs\":%d}",
+                     impl, devices, rounds, burst, rank(t, 0.5), rank(t, 0.99), rank(o, 0.5), rank(r, 0.5), rank(r, 0.99),
+                     Double(burst) / separate, Double(burst) / rawSeconds, Double(burst) / streamAlone, bigTransaction, resyncs))
     }
 
     static func run(_ mode: String, _ db: PCIDatabase, _ impl: String, devices: Int, rounds: Int) throws {

@@ -7,9 +7,10 @@ import XenStore
 ///
 /// Releases that fire while a reconciliation runs are folded into one more
 /// reconciliation after it, since each one looks at every owner anyway. When
-/// the store goes away (the watch ends, or a request or the periodic probe
-/// finds it unreachable), the reaper reconnects through `reconnect` and
-/// reconciles again, for it may have missed releases meanwhile.
+/// the store goes away (the watch ends, or a request finds it unreachable),
+/// the reaper reconnects through `reconnect` and reconciles again, for it may
+/// have missed releases meanwhile. A daemon that dies ends the watch too: the
+/// XenStore layer notices it (see `LibXenStoreConnection`).
 ///
 /// `run()` returns when its task is cancelled; a reconciliation under way is
 /// finished first (it is one short sequence of transactions and resets).
@@ -34,18 +35,13 @@ public struct DeadDomainReaper: Sendable {
     public let database: PCIDatabase
     public let sysfs: Sysfs?
     public let reconnect: (@Sendable () throws -> PCIDatabase)?
-    /// How often an idle reaper checks that the store still answers. A watch
-    /// through libxenstore does not end when the daemon goes away, so without
-    /// this a reaper would wait forever on a dead socket. nil: never.
-    public var probeInterval: Duration?
     let onEvent: @Sendable (Event) -> Void
 
     public init(database: PCIDatabase, sysfs: Sysfs?, reconnect: (@Sendable () throws -> PCIDatabase)? = nil,
-                probeInterval: Duration? = .seconds(5), onEvent: @escaping @Sendable (Event) -> Void) {
+                onEvent: @escaping @Sendable (Event) -> Void) {
         self.database = database
         self.sysfs = sysfs
         self.reconnect = reconnect
-        self.probeInterval = probeInterval
         self.onEvent = onEvent
     }
 
@@ -81,7 +77,6 @@ public struct DeadDomainReaper: Sendable {
         defer { watch.cancel() }
         if let lost = try reconcile(db, trigger) { return lost }
         let bell = Doorbell()
-        let probeInterval = self.probeInterval
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 var registration = true
@@ -94,20 +89,6 @@ public struct DeadDomainReaper: Sendable {
                 if !Task.isCancelled {
                     bell.ring(.lost(PCIStoreError(XenStoreError(.unreachable, .watch, path: watch.path.rawValue,
                                                                    detail: "the watch ended: the store closed the connection"))))
-                }
-            }
-            if let probeInterval {
-                group.addTask {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: probeInterval)
-                        if Task.isCancelled { return }
-                        do throws(XenStoreError) {
-                            _ = try db.store.isDomainIntroduced(.dom0)
-                        } catch where error.code == .unreachable {
-                            bell.ring(.lost(PCIStoreError(error)))
-                            return
-                        } catch {}
-                    }
                 }
             }
             defer { group.cancelAll() }
@@ -147,7 +128,7 @@ public struct DeadDomainReaper: Sendable {
     }
 }
 
-/// Where the watch and the probe leave word for the reaper's loop: what
+/// Where the watch leaves word for the reaper's loop: what
 /// happened is kept in flags, and the bell holds at most one ring, so any
 /// number of releases during a reconciliation become one more after it.
 private final class Doorbell: Sendable {

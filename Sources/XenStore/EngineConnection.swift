@@ -95,21 +95,19 @@ final class EngineConnection: XenStoreConnection {
         }
     }
 
-    func watch(_ path: XenStorePath) throws(XenStoreError) -> XenStoreWatch {
+    func watch(_ path: XenStorePath, queueLimit: Int) throws(XenStoreError) -> XenStoreWatch {
         try engine.followFile()
         let token = WatchToken.make(watchSerial.add(1, ordering: .relaxed).newValue)
-        let (stream, continuation) = AsyncStream.makeStream(of: XenStoreWatchEvent.self)
+        let queue = WatchQueue(limit: queueLimit)
         try run(.watch, path, .none) { (st, ctx) throws(XenStoreError.Code) in
-            try st.addWatch(path.rawValue, token: token, ctx, EngineState.WatchSink(continuation))
+            try st.addWatch(path.rawValue, token: token, ctx, EngineState.WatchSink(queue))
         }
         let (engine, id) = (self.engine, self.id)
-        let cancel: @Sendable () -> Void = {
+        return XenStoreWatch(path: path, token: token, queue: queue) {
             _ = try? engine.perform(.unwatch, path) { (st) throws(XenStoreError.Code) in
                 try st.removeWatch(path.rawValue, token: token, id)
             }
         }
-        continuation.onTermination = { _ in cancel() }
-        return XenStoreWatch(path: path, token: token, stream: stream, cancel: cancel)
     }
 
     // MARK: - For a served client, which names its own tokens

@@ -18,16 +18,18 @@ struct EngineState: Sendable {
     /// Where a watch's events go: an in-process stream, or a served client's
     /// socket. Called under the engine's lock, so it must only queue.
     struct WatchSink: Sendable {
-        let deliver: @Sendable (XenStoreWatchEvent) -> Void
+        /// False when the watcher's queue is full: the engine then drops the
+        /// watch, as it would on `XS_UNWATCH`, and finishes it after the lock.
+        let deliver: @Sendable (XenStoreWatchEvent) -> Bool
         let finish: @Sendable () -> Void
 
-        init(deliver: @escaping @Sendable (XenStoreWatchEvent) -> Void, finish: @escaping @Sendable () -> Void) {
+        init(deliver: @escaping @Sendable (XenStoreWatchEvent) -> Bool, finish: @escaping @Sendable () -> Void) {
             self.deliver = deliver
             self.finish = finish
         }
 
-        init(_ c: AsyncStream<XenStoreWatchEvent>.Continuation) {
-            self.init(deliver: { c.yield($0) }, finish: { c.finish() })
+        init(_ queue: WatchQueue) {
+            self.init(deliver: { queue.offer($0) }, finish: { queue.finish() })
         }
     }
 
@@ -401,7 +403,8 @@ struct EngineState: Sendable {
         if !ctx.privileged && domainWatchCount(ctx.domain) > quotas.watchesPerDomain { throw .tooBig }
         conn.watches.append(Watch(path: path, token: token, sink: sink))
         connections[ctx.connection] = conn
-        sink.deliver(XenStoreWatchEvent(path: XenStorePath(unchecked: path), token: token))
+        // A new queue holds at least one event: the registration always fits.
+        _ = sink.deliver(XenStoreWatchEvent(path: XenStorePath(unchecked: path), token: token))
     }
 
     func domainWatchCount(_ domain: DomID) -> Int {
@@ -431,6 +434,13 @@ struct EngineState: Sendable {
         }
         let special = path.hasPrefix("@")
         let subject = node ?? nodes[path]
+        var overflowed: [(ConnectionID, Watch)] = []
+        defer {
+            for (id, w) in overflowed {
+                connections[id]?.watches.removeAll { $0.path == w.path && $0.token == w.token }
+                finished.append(w.sink)
+            }
+        }
         for (id, conn) in connections {
             let watcher = Context(connection: id, domain: conn.domain, transaction: nil)
             let matching = conn.watches.filter {
@@ -441,8 +451,8 @@ struct EngineState: Sendable {
                 ? watcher.privileged || Self.rights(watcher, specialPermissions[path] ?? .dom0Only).contains(.read)
                 : watchPermitted(watcher, path, subject, oldPermissions)
             guard permitted else { continue }
-            for w in matching {
-                w.sink.deliver(XenStoreWatchEvent(path: XenStorePath(unchecked: path), token: w.token))
+            for w in matching where !w.sink.deliver(XenStoreWatchEvent(path: XenStorePath(unchecked: path), token: w.token)) {
+                overflowed.append((id, w))
             }
         }
     }

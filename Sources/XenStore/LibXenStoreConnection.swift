@@ -11,10 +11,23 @@ import Glibc
 /// connections are privileged (they act as dom0). Watch events are read on a
 /// thread of their own that waits on `xs_fileno`, so no caller ever blocks
 /// waiting for an event it did not ask for.
+///
+/// **A daemon that goes away.** libxenstore's own reader closes the socket
+/// when the daemon hangs up, but tells no watcher: `xs_fileno` just stays
+/// silent. So while watches are registered, the event thread asks the daemon
+/// something cheap (`XS_IS_DOMAIN_INTRODUCED` of dom0) after each
+/// `livenessInterval` without events. A request that fails at the socket
+/// level, that one or any caller's, marks the connection lost: every watch
+/// ends (so iterations end, and a watcher can reconnect) and every later call
+/// fails `.unreachable` without touching the socket.
 public final class LibXenStoreConnection: XenStoreConnection {
     public let domain = DomID.dom0
     /// The socket this connection was opened on, for messages.
     public let socketPath: String
+
+    /// How long the event thread waits without events before it checks that
+    /// the daemon is still there (only while watches are registered).
+    public static let livenessInterval = Duration.seconds(1)
 
     /// The handle, nil once closed. Every call holds this lock: libxenstore
     /// serialises requests on a handle anyway, and the lock is what makes
@@ -24,8 +37,15 @@ public final class LibXenStoreConnection: XenStoreConnection {
     /// `struct xs_handle *`; libxenstore's handles may be used from any thread.
     private struct Handle: @unchecked Sendable {
         let raw: OpaquePointer
+        /// Why the daemon is known to be gone, once it is: the socket is
+        /// closed under libxenstore and never comes back.
+        var lost: String?
     }
-    private let watches = Mutex<[String: AsyncStream<XenStoreWatchEvent>.Continuation]>([:])
+    private struct Registered: Sendable {
+        let path: XenStorePath
+        let queue: WatchQueue
+    }
+    private let watches = Mutex<[String: Registered]>([:])
     private let watchSerial = Atomic<UInt64>(0)
     private let reader = Mutex<WatchReader?>(nil)
 
@@ -66,29 +86,45 @@ public final class LibXenStoreConnection: XenStoreConnection {
             if let open = h { xs_close(open.raw) }
             h = nil
         }
+        endWatches()
+    }
+
+    /// Ends every watch's sequence. They leave the table first, so their
+    /// termination handlers (which `finish` runs at once) send no `XS_UNWATCH`.
+    private func endWatches() {
         let ended = watches.withLock { w in
             defer { w = [:] }
             return Array(w.values)
         }
-        for c in ended { c.finish() }
+        for r in ended { r.queue.finish() }
     }
 
     /// Runs one libxenstore call; a false/NULL result becomes the typed error
-    /// for the errno it left. `body` returns nil for failure.
+    /// for the errno it left. `body` returns nil for failure. A socket-level
+    /// failure means the daemon is gone for good: the connection is marked
+    /// lost and its watches end.
     private func call<T>(_ op: XenStoreError.Operation, _ path: XenStorePath?,
                          _ body: (OpaquePointer) -> T?) throws(XenStoreError) -> T {
+        var newlyLost = false
         let result: Result<T, XenStoreError> = handle.withLock { h in
-            guard let h else {
+            guard let open = h else {
                 return .failure(XenStoreError(.unreachable, op, path: path?.rawValue, detail: "connection closed"))
             }
+            if let lost = open.lost {
+                return .failure(XenStoreError(.unreachable, op, path: path?.rawValue, detail: lost))
+            }
             errno = 0
-            if let value = body(h.raw) { return .success(value) }
+            if let value = body(open.raw) { return .success(value) }
             let e = errno
             let code = XenStoreError.Code(errno: e)
-            return .failure(XenStoreError(code, op, path: path?.rawValue,
-                                          detail: code == .ioError || code == .unreachable
-                                              ? String(cString: strerror(e)) : nil))
+            let detail = code == .ioError || code == .unreachable ? String(cString: strerror(e)) : nil
+            if code == .unreachable {
+                h!.lost = "the daemon went away (\(detail!))"
+                newlyLost = true
+            }
+            return .failure(XenStoreError(code, op, path: path?.rawValue, detail: detail))
         }
+        if newlyLost { endWatches() }
         return try result.get()
     }
 
@@ -181,27 +217,25 @@ public final class LibXenStoreConnection: XenStoreConnection {
     }
 
     /// `xs_watch`; the events arrive through the reader thread.
-    public func watch(_ path: XenStorePath) throws(XenStoreError) -> XenStoreWatch {
+    public func watch(_ path: XenStorePath, queueLimit: Int) throws(XenStoreError) -> XenStoreWatch {
         let token = WatchToken.make(watchSerial.add(1, ordering: .relaxed).newValue)
-        let (stream, continuation) = AsyncStream.makeStream(of: XenStoreWatchEvent.self)
+        let queue = WatchQueue(limit: queueLimit)
         try startReader()
-        // Registered before XS_WATCH, so the registration event finds its stream.
-        watches.withLock { $0[token] = continuation }
+        // Registered before XS_WATCH, so the registration event finds its queue.
+        watches.withLock { $0[token] = Registered(path: path, queue: queue) }
         do {
             try call(.watch, path) { h in xs_watch(h, path.rawValue, token) ? () : nil }
         } catch {
             _ = watches.withLock { $0.removeValue(forKey: token) }
             throw error
         }
-        let cancel: @Sendable () -> Void = { [weak self] in self?.unwatch(path, token) }
-        continuation.onTermination = { _ in cancel() }
-        return XenStoreWatch(path: path, token: token, stream: stream, cancel: cancel)
+        return XenStoreWatch(path: path, token: token, queue: queue) { [weak self] in self?.unwatch(token) }
     }
 
-    private func unwatch(_ path: XenStorePath, _ token: String) {
-        guard let c = watches.withLock({ $0.removeValue(forKey: token) }) else { return }
-        _ = try? call(.unwatch, path) { h in xs_unwatch(h, path.rawValue, token) ? () : nil }
-        c.finish()
+    private func unwatch(_ token: String) {
+        guard let r = watches.withLock({ $0.removeValue(forKey: token) }) else { return }
+        _ = try? call(.unwatch, r.path) { h in xs_unwatch(h, r.path.rawValue, token) ? () : nil }
+        r.queue.finish()
     }
 
     private func startReader() throws(XenStoreError) {
@@ -211,14 +245,28 @@ public final class LibXenStoreConnection: XenStoreConnection {
         }
         let failure: XenStoreError? = reader.withLock { (r) -> XenStoreError? in
             guard r == nil else { return nil }
+            let (seconds, attoseconds) = Self.livenessInterval.components
+            let idle: WatchReader.Idle = (Int32(seconds * 1000 + attoseconds / 1_000_000_000_000_000),
+                                          { [weak self] in self?.isAlive() ?? false })
             do throws(XenStoreError) {
-                r = try WatchReader(fd: fd) { [weak self] in self?.drainEvents() }
+                r = try WatchReader(fd: fd, idle: idle) { [weak self] in self?.drainEvents() }
                 return nil
             } catch {
                 return error
             }
         }
         if let failure { throw failure }
+    }
+
+    /// The event thread's look after a quiet `livenessInterval`: false (and
+    /// the thread ends) once the connection is closed or lost. Without
+    /// watches there is nobody to tell, so it asks nothing.
+    private func isAlive() -> Bool {
+        if !watches.withLock({ $0.isEmpty }) {
+            // A socket-level failure marks the connection lost and ends the watches (`call`).
+            _ = try? isDomainIntroduced(.dom0)
+        }
+        return handle.withLock { $0.map { $0.lost == nil } ?? false }
     }
 
     /// Takes every queued event without blocking (`xs_check_watch`) and hands
@@ -233,8 +281,8 @@ public final class LibXenStoreConnection: XenStoreConnection {
                 return (String(cString: vec[Int(XS_WATCH_PATH.rawValue)]!), String(cString: vec[Int(XS_WATCH_TOKEN.rawValue)]!))
             }
             guard let some = event, let (path, token) = some else { return }
-            guard let p = try? XenStorePath(path) else { continue }
-            _ = watches.withLock { $0[token] }?.yield(XenStoreWatchEvent(path: p, token: token))
+            guard let p = try? XenStorePath(path), let r = watches.withLock({ $0[token] }) else { continue }
+            if !r.queue.offer(XenStoreWatchEvent(path: p, token: token)) { unwatch(token) }
         }
     }
 

@@ -36,8 +36,9 @@ public protocol XenStoreConnection: AnyObject, Sendable {
     func endTransaction(_ transaction: XenStoreTransactionID, commit: Bool) throws(XenStoreError)
     /// `XS_WATCH`: events for `path` and everything below it, starting with one
     /// for the registration itself. Ending the iteration (or dropping the
-    /// sequence) sends `XS_UNWATCH`.
-    func watch(_ path: XenStorePath) throws(XenStoreError) -> XenStoreWatch
+    /// sequence) sends `XS_UNWATCH`. At most `queueLimit` events wait for the
+    /// reader; one more and the watch ends early, `overflowed`.
+    func watch(_ path: XenStorePath, queueLimit: Int) throws(XenStoreError) -> XenStoreWatch
     /// `XS_INTRODUCE` (privileged): tell the store a domain exists; fires `@introduceDomain`.
     func introduceDomain(_ domain: DomID) throws(XenStoreError)
     /// `XS_RELEASE` (privileged): the domain is gone; fires `@releaseDomain`.
@@ -63,6 +64,10 @@ extension XenStoreConnection {
     /// come back as U+FFFD; callers that must reject them use `read`.
     public func readString(_ path: XenStorePath) throws(XenStoreError) -> String {
         String(decoding: try read(path, transaction: .none), as: UTF8.self)
+    }
+    /// `XS_WATCH` with `XenStoreWatch.defaultQueueLimit`.
+    public func watch(_ path: XenStorePath) throws(XenStoreError) -> XenStoreWatch {
+        try watch(path, queueLimit: XenStoreWatch.defaultQueueLimit)
     }
     public func mkdir(_ path: XenStorePath) throws(XenStoreError) { try mkdir(path, transaction: .none) }
     public func remove(_ path: XenStorePath) throws(XenStoreError) { try remove(path, transaction: .none) }

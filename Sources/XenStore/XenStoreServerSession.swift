@@ -123,8 +123,10 @@ public final class XenStoreServerSession: Sendable {
                 let event = XenStoreMessage.watchEvent(path: shown, token: token)
                 // cxenstored's send_event drops an event too long for one
                 // message; libxenstore would drop the connection over it.
-                guard event.payload.count <= XenStoreLimits.payloadMax else { return }
+                guard event.payload.count <= XenStoreLimits.payloadMax else { return true }
                 self?.event(event.encoded())
+                // The server bounds what waits for the socket (outputLimit).
+                return true
             }, finish: {})
             output.withLock { $0.holding = true }
             do throws(XenStoreError) {

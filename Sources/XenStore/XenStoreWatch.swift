@@ -14,12 +14,37 @@ public struct XenStoreWatchEvent: Hashable, Sendable, CustomStringConvertible {
 ///
 /// The first event is the registration fire. When iteration ends or the last
 /// copy of the sequence goes away, the watch is removed from the store.
+///
+/// The sequence ends by itself in two cases: the connection is gone (closed,
+/// or the daemon went away), or the reader fell `queueLimit` events behind
+/// (`overflowed`: events were lost). Either way, what the watch covers may
+/// have changed unseen: re-read it.
 public struct XenStoreWatch: AsyncSequence, Sendable {
     public typealias Element = XenStoreWatchEvent
     public let path: XenStorePath
     public let token: String
-    let stream: AsyncStream<XenStoreWatchEvent>
+    let queue: WatchQueue
     private let lifetime: Lifetime
+
+    /// How many events may wait for the reader when none is asked for:
+    /// about 6 MB of paths at most, and far more than a burst of single
+    /// changes. A transaction that writes more nodes than this at once, read
+    /// by a watcher that is busy, overflows it.
+    public static let defaultQueueLimit = 65_536
+
+    /// How many events may wait for the reader before the watch overflows.
+    public var queueLimit: Int { queue.limit }
+
+    /// True once an event found the queue full: it was lost, the watch was
+    /// removed from the store, and the sequence ends after what is queued.
+    public var overflowed: Bool { queue.overflowed }
+
+    /// How many events have reached this watch's queue, the registration
+    /// included. The store fires an event only once its change is committed,
+    /// so when this is `n`, the changes of the first `n` events (in the
+    /// order the sequence yields them) are visible to any read begun after
+    /// looking. A reader can skip the queued events a later read covered.
+    public var delivered: Int { queue.delivered }
 
     /// Ends the watch when the last copy of the sequence is released, so a
     /// watch that is never iterated still gets unregistered.
@@ -29,12 +54,14 @@ public struct XenStoreWatch: AsyncSequence, Sendable {
         deinit { cancel() }
     }
 
-    init(path: XenStorePath, token: String, stream: AsyncStream<XenStoreWatchEvent>,
-         cancel: @escaping @Sendable () -> Void) {
+    /// Ends the watch (`cancel`) when the sequence ends too, so a watch the
+    /// store or the reader ends is always unregistered.
+    init(path: XenStorePath, token: String, queue: WatchQueue, cancel: @escaping @Sendable () -> Void) {
         self.path = path
         self.token = token
-        self.stream = stream
+        self.queue = queue
         self.lifetime = Lifetime(cancel)
+        queue.onTermination(cancel)
     }
 
     /// Unregisters now; a running iteration ends after the events already queued.
@@ -50,7 +77,7 @@ public struct XenStoreWatch: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: stream.makeAsyncIterator(), lifetime: lifetime)
+        AsyncIterator(base: queue.stream.makeAsyncIterator(), lifetime: lifetime)
     }
 }
 

@@ -21,8 +21,8 @@ struct Daemon: AsyncParsableCommand {
         let global = self.global
         let reaper: DeadDomainReaper
         do {
-            reaper = DeadDomainReaper(database: try global.database(), sysfs: sysfs.value,
-                                      reconnect: { try global.database() }, onEvent: Self.say)
+            let (db, reconnect) = try global.session()
+            reaper = DeadDomainReaper(database: db, sysfs: sysfs.value, reconnect: reconnect, onEvent: Self.say)
         } catch {
             throw Output.reported(error)
         }

@@ -44,6 +44,17 @@ struct GlobalOptions: ParsableArguments {
     }
 
     func database() throws -> PCIDatabase { PCIDatabase(store: try open()) }
+
+    /// A database, and the way back to the same store for a long-running
+    /// command: `auto` is decided once, so a daemon that goes away is waited
+    /// for, never swapped for the embedded store behind the user's back.
+    func session() throws -> (database: PCIDatabase, reconnect: @Sendable () throws -> PCIDatabase) {
+        let env = Environment.current
+        let opened = try StoreLocation.resolve(option: store, environment: env).open(environment: env)
+        if let notice = opened.fallbackNotice { Output.note(notice) }
+        let location = opened.location
+        return (PCIDatabase(store: opened.connection), { PCIDatabase(store: try location.open(environment: env).connection) })
+    }
 }
 
 /// For commands that touch the bus.

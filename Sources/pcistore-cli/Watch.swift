@@ -9,7 +9,9 @@ struct Watch: AsyncParsableCommand {
         abstract: "Print database events as they happen: a snapshot, then one line per device change.",
         discussion: """
             With --json, one object per line (schema/events.md): {"event":"snapshot","devices":[…]}, then \
-            {"event":"added"|"removed"|"changed","address":…,"aspects":[…],"old":…,"new":…}. Ends on SIGINT or SIGTERM.
+            {"event":"added"|"removed"|"changed","address":…,"aspects":[…],"old":…,"new":…}; after a lost connection or a \
+            reader that fell behind, {"event":"resync","devices":[…]}. Waits for a store that goes away to come back. \
+            Ends with exit 0 on SIGINT or SIGTERM.
 
             Example: pcistore watch --json --domain 5
             """)
@@ -24,16 +26,19 @@ struct Watch: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // The stream has nothing to flush or undo: ending the process on a
-        // signal is the graceful shutdown (the store drops the watch with the connection).
-        for s in [SIGINT, SIGTERM] { signal(s) { _ in Glibc.exit(0) } }
         let filter = PCIEventFilter(devices: devices.isEmpty ? nil : Set(devices), domain: domain,
                                     state: state.flatMap(DeviceState.init(rawValue:)))
-        let global = self.global
+        let json = self.json
         do {
-            for try await event in try global.database().events(filter, reconnect: { try global.database() }) {
-                // Unbuffered: a reader on a pipe sees each event as it happens.
-                FileHandle.standardOutput.write(Data(((json ? EventJSON.line(event) : EventJSON.text(event)) + "\n").utf8))
+            let (db, reconnect) = try global.session()
+            let stream = try db.events(filter, reconnect: reconnect)
+            // SIGINT/SIGTERM cancel the loop: the stream ends, its watch is
+            // removed, and the process exits 0.
+            try await LongRunning.run("watch") {
+                for try await event in stream {
+                    // Unbuffered: a reader on a pipe sees each event as it happens.
+                    FileHandle.standardOutput.write(Data(((json ? EventJSON.line(event) : EventJSON.text(event)) + "\n").utf8))
+                }
             }
         } catch {
             throw Output.reported(error)

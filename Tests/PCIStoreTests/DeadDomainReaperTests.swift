@@ -47,7 +47,7 @@ import XenStoreTestSupport
         try DeadDomainTests.assignThree(f)
         let log = ReaperLog()
         let reaper = DeadDomainReaper(database: PCIDatabase(store: try f.connect()), sysfs: f.sysfs, onEvent: log.add)
-        let task = Task { try await reaper.run() }
+        let task = Task(executorPreference: WatcherExecutor.next()) { try await reaper.run() }
         // At start-up: domain 6 was never introduced.
         #expect(await log.wait { !$0.reconciled.isEmpty })
         let start = log.reconciled.first
@@ -86,8 +86,8 @@ import XenStoreTestSupport
         let log = ReaperLog()
         let connect: @Sendable () throws -> PCIDatabase = { [f] in PCIDatabase(store: try f.connect()) }
         let reaper = DeadDomainReaper(database: PCIDatabase(store: first), sysfs: f.sysfs, reconnect: connect,
-                                      probeInterval: nil, onEvent: log.add)
-        let task = Task { try await reaper.run() }
+                                      onEvent: log.add)
+        let task = Task(executorPreference: WatcherExecutor.next()) { try await reaper.run() }
         #expect(await log.wait { !$0.reconciled.isEmpty })
         first.close()
         try f.store.releaseDomain(DeadDomainTests.released)
@@ -102,9 +102,10 @@ import XenStoreTestSupport
         try await task.value
     }
 
-    /// A watch through libxenstore does not end when the daemon dies; the
-    /// probe notices, and the reaper finds the new daemon. A restarted
-    /// xenstored knows no guests, so every owner is gone there.
+    /// The daemon dies: the XenStore layer notices (libxenstore alone would
+    /// leave the watch waiting forever), the watch ends, and the reaper finds
+    /// the new daemon. A restarted xenstored knows no guests, so every owner
+    /// is gone there.
     @Test func theReaperOutlivesTheDaemon() async throws {
         let f = try PCIFixture(.xenstored)
         try f.store.introduceDomain(DeadDomainTests.live)
@@ -113,8 +114,8 @@ import XenStoreTestSupport
         let log = ReaperLog()
         let reaper = DeadDomainReaper(database: PCIDatabase(store: try f.connect()), sysfs: f.sysfs,
                                       reconnect: { PCIDatabase(store: try LibXenStoreConnection(socketPath: socket.withLock { $0 })) },
-                                      probeInterval: .milliseconds(200), onEvent: log.add)
-        let task = Task { try await reaper.run() }
+                                      onEvent: log.add)
+        let task = Task(executorPreference: WatcherExecutor.next()) { try await reaper.run() }
         #expect(await log.wait { !$0.reconciled.isEmpty })
         let entries = try f.db.read().image.entries
         f.daemon!.stop()

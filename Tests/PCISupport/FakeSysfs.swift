@@ -162,6 +162,17 @@ public final class FakeSysfs: @unchecked Sendable {
         guard driver(of: a) == "pciback" else { throw Failure(description: "\(a) did not bind to pciback") }
     }
 
+    /// Sets one attribute file of a device (`irq`, `numa_node`, …), as the
+    /// kernel would after a change of the device's resources.
+    public func set(_ a: String, _ attribute: String, _ value: String) throws {
+        try (value + "\n").write(toFile: root + "/bus/pci/devices/\(a)/\(attribute)", atomically: false, encoding: .utf8)
+    }
+
+    /// Takes a device off the bus, as a hot unplug does: it is no longer listed.
+    public func unplug(_ a: String) throws {
+        try FileManager.default.removeItem(atPath: root + "/bus/pci/devices/" + a)
+    }
+
     public func driver(of a: String) -> String? {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: root + "/bus/pci/devices/\(a)/driver"))
             .map { URL(fileURLWithPath: $0).lastPathComponent }

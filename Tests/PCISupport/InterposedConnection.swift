@@ -10,6 +10,7 @@ public final class InterposedConnection: XenStoreConnection {
     public enum Request: Sendable {
         case isDomainIntroduced(DomID)
         case write(XenStorePath, String, inTransaction: Bool)
+        case directory(XenStorePath)
         case commit
     }
 
@@ -43,7 +44,8 @@ public final class InterposedConnection: XenStoreConnection {
         try base.remove(path, transaction: transaction)
     }
     public func directory(_ path: XenStorePath, transaction: XenStoreTransactionID) throws(XenStoreError) -> [XenStoreNodeName] {
-        try base.directory(path, transaction: transaction)
+        before(.directory(path))
+        return try base.directory(path, transaction: transaction)
     }
     public func permissions(_ path: XenStorePath, transaction: XenStoreTransactionID) throws(XenStoreError) -> XenStorePermissions {
         try base.permissions(path, transaction: transaction)
@@ -57,7 +59,9 @@ public final class InterposedConnection: XenStoreConnection {
         if commit { before(.commit) }
         try base.endTransaction(transaction, commit: commit)
     }
-    public func watch(_ path: XenStorePath) throws(XenStoreError) -> XenStoreWatch { try base.watch(path) }
+    public func watch(_ path: XenStorePath, queueLimit: Int) throws(XenStoreError) -> XenStoreWatch {
+        try base.watch(path, queueLimit: queueLimit)
+    }
     public func introduceDomain(_ domain: DomID) throws(XenStoreError) { try base.introduceDomain(domain) }
     public func releaseDomain(_ domain: DomID) throws(XenStoreError) { try base.releaseDomain(domain) }
     public func isDomainIntroduced(_ domain: DomID) throws(XenStoreError) -> Bool {

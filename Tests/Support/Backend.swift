@@ -65,20 +65,33 @@ public struct StoreFixture: Sendable {
 /// Consumes a watch in the background and keeps what arrived, so tests can
 /// wait for events with a deadline without cancelling the stream itself.
 public final class WatchRecorder: Sendable {
-    private final class Box: Sendable { let events = Mutex<[XenStoreWatchEvent]>([]) }
+    private final class Box: Sendable {
+        let events = Mutex<[XenStoreWatchEvent]>([])
+        let ended = Mutex(false)
+    }
     private let box = Box()
     private let task: Task<Void, Never>
 
     public init(_ watch: XenStoreWatch) {
         let box = self.box
-        task = Task {
+        task = Task(executorPreference: WatcherExecutor.next()) {
             for await e in watch { box.events.withLock { $0.append(e) } }
+            box.ended.withLock { $0 = true }
         }
     }
 
     deinit { task.cancel() }
 
     public var received: [XenStoreWatchEvent] { box.events.withLock { $0 } }
+    /// True once the sequence ended by itself (or the recorder was stopped).
+    public var ended: Bool { box.ended.withLock { $0 } }
+
+    /// Waits until the sequence ended or `seconds` passed; returns whether it ended.
+    public func waitForEnd(seconds: Double = 20) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !ended && Date() < deadline { try? await Task.sleep(nanoseconds: 2_000_000) }
+        return ended
+    }
     public var paths: [String] { received.map(\.path.rawValue) }
 
     /// Waits until at least `count` events arrived or `seconds` passed; returns what arrived.

@@ -66,6 +66,13 @@ public final class RealXenStored: Sendable {
         _ = try? Self.run([Self.script, "stop", runDirectory])
     }
 
+    /// After `stop()`: a new daemon in the same run directory, so on the same
+    /// socket, as a restarted xenstored would be. Its store is empty.
+    public func startAgain(arguments: [String] = []) throws {
+        let (status, _, err) = try Self.run([Self.script, "start", runDirectory] + arguments)
+        guard status == 0 else { throw Failure(description: "xenstored did not start again (exit \(status)): \(err)") }
+    }
+
     /// Simulates a hypervisor event (`"dying 5"`, `"create 7"`), see the script.
     public func hypervisorEvent(_ command: String) throws {
         let (status, _, err) = try Self.run([Self.script, "evtchn", runDirectory, command])

@@ -173,13 +173,13 @@ _pcistore() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|store|help)
+    discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|adopt|import|store|serve|help)
         # Offer subcommand argument completions
         "_pcistore_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'discover list show assignable-list assignable-add assignable-remove assign release reconcile daemon watch dump restore check store help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'discover list show assignable-list assignable-add assignable-remove assign release reconcile daemon watch dump restore check adopt import store serve help' -- "${cur}"))
         ;;
     esac
 }
@@ -451,6 +451,42 @@ _pcistore_check() {
     esac
 }
 
+_pcistore_adopt() {
+    repeating_flags=()
+    non_repeating_flags=(--dry-run -h --help)
+    repeating_options=()
+    non_repeating_options=(--store --sysfs)
+    __pcistore_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--store')
+        return
+        ;;
+    '--sysfs')
+        return
+        ;;
+    esac
+}
+
+_pcistore_import() {
+    repeating_flags=()
+    non_repeating_flags=(--dry-run -h --help)
+    repeating_options=()
+    non_repeating_options=(--store --manifest)
+    __pcistore_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--store')
+        return
+        ;;
+    '--manifest')
+        return
+        ;;
+    esac
+}
+
 _pcistore_store() {
     repeating_flags=()
     non_repeating_flags=(-h --help)
@@ -529,6 +565,24 @@ _pcistore_store_rm() {
     # Offer option value completions
     case "${prev}" in
     '--store')
+        return
+        ;;
+    esac
+}
+
+_pcistore_serve() {
+    repeating_flags=()
+    non_repeating_flags=(-h --help)
+    repeating_options=()
+    non_repeating_options=(--socket --state)
+    __pcistore_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--socket')
+        return
+        ;;
+    '--state')
         return
         ;;
     esac

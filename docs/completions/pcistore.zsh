@@ -63,14 +63,17 @@ _pcistore() {
             'dump:Print the whole database, as JSON or in xenstore-ls -f form.'
             'restore:Write a dump (either form) back into an empty database, or over it with --replace.'
             'check:Validate every node and invariant (and the bus, with --sysfs); --repair fixes what is unambiguous.'
+            'adopt:Record the devices xl already made assignable, without touching the bus.'
+            'import:Record devices assigned at boot from a manifest, where no sysfs can be read (dom0less).'
             'store:Read and write XenStore nodes directly (like xenstore-read/-write/-ls/-rm).'
+            'serve:Serve the embedded XenStore engine on a unix socket, speaking xenstored'\''s wire protocol.'
             'help:Show subcommand help information.'
         )
         _describe -V subcommand subcommands && ret=0
         ;;
     arg)
         case "${words[1]}" in
-        discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|store|help)
+        discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|adopt|import|store|serve|help)
             "_pcistore_${words[1]}" && ret=0
             ;;
         esac
@@ -279,6 +282,32 @@ _pcistore_check() {
     return "${ret}"
 }
 
+_pcistore_adopt() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
+        '--sysfs[Root of sysfs (default\: $PCISTORE_SYSFS, else /sys).]:root:'
+        '--dry-run[Print exactly what would be written and done; change nothing.]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_pcistore_import() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
+        '--dry-run[Print exactly what would be written and done; change nothing.]'
+        '--manifest[The manifest (JSON), or - for standard input.]:file:'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
 _pcistore_store() {
     local -i ret=1
     local -ar arg_specs=(
@@ -352,6 +381,18 @@ _pcistore_store_rm() {
     local -ar arg_specs=(
         '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
         ':path:'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_pcistore_serve() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--socket[Where to listen (replaces a stale socket; refuses a live one).]:path:'
+        '--state[Keep the store in this file.]:file:'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
     _arguments -w -s -S : "${arg_specs[@]}" && ret=0
