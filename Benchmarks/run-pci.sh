@@ -11,21 +11,25 @@
 #   reap   a domain holding one device is released (XS_RELEASE), P rounds: time
 #          until a watcher reads the device assignable, with a DeadDomainReaper
 #          running, beside the raw XS_RELEASE -> @releaseDomain watch round trip
+#   agent  A reset requests through a HardwareAgent (domain 7: unprivileged on
+#          the engine) and back (request written -> answer read -> slot free),
+#          beside a write/watch ping-pong between the same two connections
 # then the same Swift workload on the embedded engine. Prints JSON lines and
 # the ratios (time ratio: >1 means slower than the baseline).
 #
-# Usage: Benchmarks/run-pci.sh [--devices N] [--rounds R] [--reap-rounds P] [--quick]
+# Usage: Benchmarks/run-pci.sh [--devices N] [--rounds R] [--reap-rounds P] [--agent-rounds A] [--quick]
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
-devices=4096 rounds=500 reap=50
+devices=4096 rounds=500 reap=50 agent=500
 while (($#)); do
     case $1 in
         --devices) devices=$2; shift 2 ;;
         --rounds) rounds=$2; shift 2 ;;
         --reap-rounds) reap=$2; shift 2 ;;
-        --quick) devices=512 rounds=50 reap=10; shift ;;
-        *) echo "usage: $0 [--devices N] [--rounds R] [--reap-rounds P] [--quick]" >&2; exit 64 ;;
+        --agent-rounds) agent=$2; shift 2 ;;
+        --quick) devices=512 rounds=50 reap=10 agent=50; shift ;;
+        *) echo "usage: $0 [--devices N] [--rounds R] [--reap-rounds P] [--agent-rounds A] [--quick]" >&2; exit 64 ;;
     esac
 done
 out=$repo/.build-bench
@@ -47,7 +51,8 @@ results=$out/pci-results.jsonl
 "$out/pcibench" assign-release --device 0000-00-00-0 --rounds "$rounds" | tee -a "$results"
 "$bench" assign-release --rounds "$rounds" | tee -a "$results"
 "$bench" reap --devices "$devices" --reap-rounds "$reap" | tee -a "$results"
-"$bench" all --backend engine --devices "$devices" --rounds "$rounds" --reap-rounds "$reap" | sed 's/^/ /' | tee -a "$results"
+"$bench" agent --agent-rounds "$agent" | tee -a "$results"
+"$bench" all --backend engine --devices "$devices" --rounds "$rounds" --reap-rounds "$reap" --agent-rounds "$agent" | sed 's/^/ /' | tee -a "$results"
 
 python3 - "$results" <<'PY'
 import json, sys
@@ -65,4 +70,9 @@ for impl, label in (("swift-libxenstore", "daemon"), ("swift-engine", "engine"))
     r = get(impl, "reap")
     print(f"reap on the {label} ({r['devices']} devices, {r['rounds']} rounds): XS_RELEASE -> assignable p50 {r['release_to_assignable_p50_us']/1000:.2f} ms, p99 {r['release_to_assignable_p99_us']/1000:.2f} ms;"
           f" raw @releaseDomain watch p50 {r['release_watch_p50_us']/1000:.3f} ms, p99 {r['release_watch_p99_us']/1000:.3f} ms")
+for impl, label in (("swift-libxenstore", "daemon"), ("swift-engine", "engine")):
+    r = get(impl, "agent")
+    print(f"agent request round trip on the {label} ({r['rounds']} resets): p50 {r['request_round_trip_p50_us']/1000:.2f} ms, p99 {r['request_round_trip_p99_us']/1000:.2f} ms;"
+          f" write/watch ping-pong p50 {r['ping_pong_p50_us']/1000:.3f} ms, p99 {r['ping_pong_p99_us']/1000:.3f} ms"
+          f" ({r['request_round_trip_p50_us']/r['ping_pong_p50_us']:.0f}x at p50)")
 PY

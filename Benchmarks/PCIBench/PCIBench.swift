@@ -13,6 +13,9 @@ import XenStore
 ///                                           watcher sees the device assignable, with a
 ///                                           DeadDomainReaper running; beside it the raw
 ///                                           XS_RELEASE → @releaseDomain watch round trip
+///   pci-bench agent --agent-rounds R        a reset request through a HardwareAgent (domain 7) and back,
+///                                           R times; beside it a write/watch ping-pong between the
+///                                           same two connections
 ///   pci-bench all                           every mode in turn (for the engine, which lives in process)
 ///
 /// `--backend xenstored` (default; XENSTORED_PATH) or `--backend engine`
@@ -48,8 +51,8 @@ struct PCIBench {
 
     static func main() async {
         var args = Array(CommandLine.arguments.dropFirst())
-        var backend = "xenstored", devices = 4096, rounds = 500, reapRounds = 50
-        guard !args.isEmpty else { fail("usage: pci-bench populate|list|dump|assign-release [--backend B] [--devices N] [--rounds R]", 64) }
+        var backend = "xenstored", devices = 4096, rounds = 500, reapRounds = 50, agentRounds = 200
+        guard !args.isEmpty else { fail("usage: pci-bench populate|list|dump|assign-release|reap|agent|all [--backend B] [--devices N] [--rounds R] [--reap-rounds P] [--agent-rounds A]", 64) }
         let mode = args.removeFirst()
         while !args.isEmpty {
             let k = args.removeFirst()
@@ -60,27 +63,36 @@ struct PCIBench {
             case "--devices": devices = Int(v) ?? 0
             case "--rounds": rounds = Int(v) ?? 0
             case "--reap-rounds": reapRounds = Int(v) ?? 0
+            case "--agent-rounds": agentRounds = Int(v) ?? 0
             default: fail("unknown option \(k)", 64)
             }
         }
-        guard devices >= 1 && devices <= 65536 && rounds >= 1 && reapRounds >= 1 else {
-            fail("bad --devices, --rounds or --reap-rounds", 64)
+        guard devices >= 1 && devices <= 65536 && rounds >= 1 && reapRounds >= 1 && agentRounds >= 1 else {
+            fail("bad --devices, --rounds, --reap-rounds or --agent-rounds", 64)
         }
         do {
             let connect: @Sendable () throws -> any XenStoreConnection
+            // The agent's domain: unprivileged on the engine; a daemon socket is always dom0.
+            let agentConnect: @Sendable () throws -> any XenStoreConnection
             let impl: String
             switch backend {
-            case "xenstored": connect = { try LibXenStoreConnection() }; impl = "swift-libxenstore"
+            case "xenstored":
+                connect = { try LibXenStoreConnection() }
+                agentConnect = connect
+                impl = "swift-libxenstore"
             case "engine":
                 let engine = XenStoreEngine()
                 connect = { engine.connect() }
+                agentConnect = { engine.connect(as: try DomID(7)) }
                 impl = "swift-engine"
             default: fail("unknown backend \(backend)", 64)
             }
             let db = PCIDatabase(store: try connect())
-            let modes = mode == "all" ? ["populate", "list", "dump", "assign-release", "reap"] : [mode]
+            let modes = mode == "all" ? ["populate", "list", "dump", "assign-release", "reap", "agent"] : [mode]
             for m in modes {
-                if m == "reap" {
+                if m == "agent" {
+                    try await agentRoundTrip(connect, agentConnect: agentConnect, impl, rounds: agentRounds)
+                } else if m == "reap" {
                     try await reap(connect, impl, devices: devices, rounds: reapRounds)
                 } else {
                     try run(m, db, impl, devices: devices, rounds: rounds)

@@ -1,3 +1,4 @@
+import Dispatch
 import PCIStoreSchema
 import Synchronization
 import XenStore
@@ -149,31 +150,55 @@ public struct HardwareAgent: Sendable {
                 }
             }
             defer { group.cancelAll() }
+            // The bus work blocks (sysfs writes wait for the kernel to act): it
+            // runs on a thread of its own, never on the tasks' shared pool.
+            let worker = DispatchQueue(label: "pcistore.agent.\(domain)")
             for await _ in bell.rings {
                 let work = bell.take()
                 if let lost = work.lost { return lost }
-                do {
-                    // Re-registering may change the slots or pages: one read a turn.
-                    config = try readConfig(store)
-                    if work.refresh {
-                        do { try publish(store, config) } catch let e as PCIStoreError where e.store?.code != .unreachable {
-                            onEvent(.problem(e.message))
-                        }
+                let before = config
+                let turn: Result<(AgentConfig, PCIStoreError?), any Error> = await withCheckedContinuation { done in
+                    worker.async {
+                        done.resume(returning: Result {
+                            var c = before
+                            let lost = try self.turn(work, store, &c)
+                            return (c, lost)
+                        })
                     }
-                    let slots = work.all ? Array(0..<config.slots) : work.slots.sorted()
-                    for k in slots where k < config.slots { try handle(store, config, k) }
-                    if work.slots.contains(where: { $0 >= config.slots }) { bell.ring(.all) }
-                } catch let e as PCIStoreError where e.store?.code == .unreachable {
-                    return e
-                } catch let e as PCIStoreError {
-                    onEvent(.problem(e.message))
                 }
+                let (now, lost) = try turn.get()
+                config = now
+                if let lost { return lost }
+                if work.slots.contains(where: { $0 >= config.slots }) { bell.ring(.all) }
             }
             return nil
         }
         if let outcome { return outcome }
         // Cancelled: say so, so the toolstack need not wait out a stale heartbeat.
         try? writeHeartbeat(store, beat, .stopped)
+        return nil
+    }
+
+    /// One turn of the loop: read the registration again (re-registering may
+    /// change the slots or pages), publish when asked, handle the slots that
+    /// changed. Returns the error when the store is lost; other failures are
+    /// told and borne.
+    private func turn(_ work: AgentBell.Work, _ store: any XenStoreConnection,
+                      _ config: inout AgentConfig) throws -> PCIStoreError? {
+        do {
+            config = try readConfig(store)
+            if work.refresh {
+                do { try publish(store, config) } catch let e as PCIStoreError where e.store?.code != .unreachable {
+                    onEvent(.problem(e.message))
+                }
+            }
+            let slots = work.all ? Array(0..<config.slots) : work.slots.sorted()
+            for k in slots where k < config.slots { try handle(store, config, k) }
+        } catch let e as PCIStoreError where e.store?.code == .unreachable {
+            return e
+        } catch let e as PCIStoreError {
+            onEvent(.problem(e.message))
+        }
         return nil
     }
 
@@ -188,9 +213,12 @@ public struct HardwareAgent: Sendable {
         let text: String
         do {
             text = try store.readString(p)
-        } catch where error.code == .notFound || error.code == .accessDenied {
-            throw PCIStoreError(error.code == .notFound ? .refused : .store,
-                                "domain \(domain) has no agent registration this agent may read at \(AgentLayout.area(domain)) (\(error.code)); run `pcistore agent-register --domain \(domain)` in dom0")
+        } catch where error.code == .notFound {
+            throw PCIStoreError.refused("domain \(domain) has no agent registration at \(AgentLayout.area(domain)); run `pcistore agent-register --domain \(domain)` in dom0")
+        } catch where error.code == .accessDenied {
+            // Permission denied stays a store error, so the CLI exits 77.
+            throw PCIStoreError(XenStoreError(.accessDenied, .read, path: p.rawValue,
+                                              detail: "this domain may not read agent \(domain)'s registration: wrong --domain, or dom0 has not run `pcistore agent-register --domain \(domain)`"))
         } catch {
             throw PCIStoreError(error)
         }

@@ -14,10 +14,7 @@ extension PCIDatabase {
         var report = Report()
         if refresh && !dryRun {
             _ = try collectAgentResults(agent)
-            let req = request(newRequestID(requestID), .rediscover, [])
-            let k: Int = try transaction { t in try agent.slot(of: req.id, t.tx)?.0 ?? agent.submit(req, t.tx) }
-            let (result, reason) = try await answer(agent, req.id, slot: k) { _ in }
-            try transaction { t in try agent.clear(k, req.id, t.tx) }
+            let (result, reason) = try await send(.rediscover, [], agent: agent, requestID: requestID)
             if result.state == .failed { throw Self.failure(agent, result, reason) }
         } else if refresh {
             report.add(actions: ["agent \(agent.domain): rediscover (read the bus and publish it)"])

@@ -314,15 +314,27 @@ extension PCIDatabase {
             let base = newRequestID(requestID)
             let id = n == 0 ? base : (try? RequestID("\(base.rawValue.prefix(60))-\(n + 1)")) ?? newRequestID(nil)
             let req = request(id, .reset, chunk)
-            let k: Int = try transaction { t in try agent.slot(of: id, t.tx)?.0 ?? agent.submit(req, t.tx) }
-            let (result, reason) = try await answer(agent, id, slot: k) { _ in }
-            try transaction { t in try agent.clear(k, id, t.tx) }
+            let (result, reason) = try await send(.reset, chunk, agent: agent, requestID: id)
             for (i, a) in req.devices.enumerated() {
                 methods[a] = i < result.outcome.count ? result.outcome[i] : "failed"
             }
             if result.state == .failed && result.outcome.isEmpty { throw Self.failure(agent, result, reason) }
         }
         return methods
+    }
+
+    /// Sends a request that changes no record (a reset, a rediscovery), waits
+    /// for the answer and frees the slot; the answer comes back as it is,
+    /// `failed` included. A request with the same id already in a slot is
+    /// waited for instead of sent again. Errors: agent down (69) or busy (75),
+    /// as for every request.
+    public func send(_ op: AgentOperation, _ devices: [SBDF], driver: DriverName? = nil, agent: AgentClient,
+                     requestID: RequestID? = nil) async throws -> (AgentResult, String) {
+        let req = request(newRequestID(requestID), op, devices, driver: driver)
+        let k: Int = try transaction { t in try agent.slot(of: req.id, t.tx)?.0 ?? agent.submit(req, t.tx) }
+        let answered = try await answer(agent, req.id, slot: k) { _ in }
+        try transaction { t in try agent.clear(k, req.id, t.tx) }
+        return answered
     }
 
     /// `assign` for an agent's devices: the same set and rules as on a local

@@ -102,7 +102,11 @@ import XenStoreTestSupport
         let longest = String(repeating: "d", count: 64)
         let result = AgentResult(id: try RequestID(String(repeating: "i", count: 64)), operation: .rebind, state: .running,
                                  at: Int64.max, outcome: Array(repeating: longest, count: AgentLayout.maxDevicesPerRequest))
-        #expect(result.encoded.utf8.count <= AgentLayout.pageBytes)
+        #expect(result.encoded.utf8.count <= AgentLayout.pageBytes, "\(result.encoded.utf8.count)")
+        // The numbers schema/agent.md gives.
+        #expect(DiscoveryEntry.maxEncodedLength == 553)
+        #expect(AgentLayout.defaultPages == 86)
+        #expect(result.encoded.utf8.count == 1682)
         #expect(AgentLayout.maxReasonBytes <= AgentLayout.pageBytes)
         let beat = AgentHeartbeat(seq: .max, pid: .max, intervalMilliseconds: 86_400_000, at: .max)
         #expect(beat.encoded.utf8.count <= AgentLayout.pageBytes)

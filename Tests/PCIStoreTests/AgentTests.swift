@@ -299,6 +299,24 @@ import XenStoreTestSupport
         #expect(try f.db.agents().keys.sorted() == [AgentFixture.agentDomain])
     }
 
+    /// An agent with no registration it may read says so at start: an
+    /// unregistered guest domain is denied (the CLI's exit 77), dom0 is
+    /// told to register.
+    @Test func anAgentWithoutARegistrationSaysSoAtStart() async throws {
+        let f = try AgentFixture(.engine)
+        let eight = try DomID(8)
+        try f.store.introduceDomain(eight)
+        let unregistered = HardwareAgent(domain: eight, store: f.engine!.connect(as: eight), sysfs: f.host.sysfs())
+        do { try await unregistered.run(); Issue.record("ran without a registration") } catch let e as PCIStoreError {
+            #expect(e.store?.code == .accessDenied, "\(e)")
+            #expect(e.message.contains("agent-register --domain 8"), "\(e)")
+        }
+        let dom0 = HardwareAgent(domain: .dom0, store: f.engine!.connect(), sysfs: f.host.sysfs())
+        do { try await dom0.run(); Issue.record("ran without a registration") } catch let e as PCIStoreError {
+            #expect(e.kind == .refused && e.message.contains("agent-register --domain 0"), "\(e)")
+        }
+    }
+
     /// `check` finds permissions that drifted (a guest granted read, an
     /// agent granted write where it only reads, a node another domain owns)
     /// and `--repair` puts them back.
