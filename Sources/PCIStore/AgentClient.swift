@@ -148,6 +148,7 @@ public struct AgentClient: Sendable {
             defer { group.cancelAll() }
             var lastBeat: String? = nil
             var lastChange = clock.now
+            var lastLook = clock.now
             for await _ in wake {
                 let (answer, taken, beat): ((AgentResult, String)?, Bool?, String) = try transaction { tx in
                     guard try request(tx, k)?.id == id else { return (nil, nil, "") }
@@ -157,10 +158,14 @@ public struct AgentClient: Sendable {
                 }
                 guard let taken else { return .gone }
                 if let (r, reason) = answer { return .finished(r, reason: reason) }
-                if beat != lastBeat {
+                // Time this process was not looking (its wake-ups a second
+                // late: suspended, or starved of CPU) is not the agent's fault.
+                let now = clock.now
+                if beat != lastBeat || now - lastLook > .seconds(1) {
                     lastBeat = beat
-                    lastChange = clock.now
+                    lastChange = now
                 }
+                lastLook = now
                 let heartbeat = try? AgentHeartbeat.decode(beat, at: "")
                 if heartbeat?.state == .stopped {
                     return .down("\(name) stopped (heartbeat \(beat))", taken: taken)

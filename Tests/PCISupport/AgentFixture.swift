@@ -93,8 +93,9 @@ public final class AgentFixture: @unchecked Sendable {
     public func start(_ agent: HardwareAgent) -> Running { Running(agent) }
 
     /// The toolstack's client: patient enough that a loaded machine never
-    /// makes a live agent look down.
-    public func client(timeout: Duration = .seconds(60), downAfter: Duration? = .seconds(30),
+    /// makes a live agent look down (the agent's heartbeat and the waiting
+    /// toolstack share this process's task pool with the whole suite).
+    public func client(timeout: Duration = .seconds(300), downAfter: Duration? = .seconds(30),
                        store: (any XenStoreConnection)? = nil) -> AgentClient {
         AgentClient(store: store ?? self.store, domain: Self.agentDomain, timeout: timeout, downAfter: downAfter)
     }
@@ -113,8 +114,10 @@ public final class AgentFixture: @unchecked Sendable {
         try store.subtree(PCIStoreLayout.root).filter { $0.permissions.owner == d }.map(\.path.rawValue)
     }
 
-    /// Polls `condition` until it holds or `seconds` passed.
-    public func eventually(seconds: Double = 30, _ condition: () throws -> Bool) async rethrows -> Bool {
+    /// Polls `condition` until it holds or `seconds` passed. Generous: the
+    /// whole suite shares a task pool as wide as the machine's two cores
+    /// with tests that keep it busy for a minute and more.
+    public func eventually(seconds: Double = 180, _ condition: () throws -> Bool) async rethrows -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while try !condition() && Date() < deadline { try? await Task.sleep(nanoseconds: 5_000_000) }
         return try condition()
@@ -148,7 +151,7 @@ public final class AgentLog: Sendable {
 
     /// Waits until `done` holds, or `seconds` passed.
     @discardableResult
-    public func wait(seconds: Double = 30, until done: (AgentLog) -> Bool) async -> Bool {
+    public func wait(seconds: Double = 180, until done: (AgentLog) -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while !done(self) && Date() < deadline { try? await Task.sleep(nanoseconds: 5_000_000) }
         return done(self)
