@@ -96,6 +96,34 @@ import XenStoreTestSupport
         #expect(try h("agent-list").out.contains(" state=stopped\n"))
     }
 
+    /// Every command's --dry-run says what it would ask the agent and write,
+    /// and sends nothing.
+    @Test func dryRunsSendNothing() throws {
+        let (h, _) = try Self.registered(.engine)
+        defer { h.stop() }
+        let agent = try AgentProcess(h)
+        #expect(try h("discover").status == 0)
+        #expect(try h("assignable-add", "03:00.0", "03:00.1", "05:00.0").status == 0)
+        #expect(try h("assign", "--domain", "5", "05:00.0").status == 0)
+        let answered = agent.lines.all.filter { $0.hasPrefix("answered") }.count
+        let before = try h("dump", "--format", "xenstore").out
+        let runs: [([String], String)] = [
+            (["discover", "--dry-run"], "  agent 7: rediscover (read the bus and publish it)\n"),
+            (["assign", "--dry-run", "--domain", "6", "03:00.0"], "  agent 7: reset 0000:03:00.0 0000:03:00.1 (the agent reports the methods)\n"),
+            (["release", "--dry-run", "05:00.0"], "  agent 7: reset 0000:05:00.0 (the agent reports the methods)\n"),
+            (["assignable-remove", "--dry-run", "-r", "03:00.0"], "  agent 7: rebind 0000:03:00.0 to igb\n"),
+        ]
+        for (args, step) in runs {
+            let r = try h.cli.run(args)
+            #expect(r.status == 0, "\(args): \(r.err)")
+            #expect(r.out.hasPrefix("dry run: nothing was changed; this would happen:\n"), "\(args): \(r.out)")
+            #expect(r.out.contains(step), "\(args): \(r.out)")
+        }
+        #expect(try h("dump", "--format", "xenstore").out == before)
+        #expect(agent.lines.all.filter { $0.hasPrefix("answered") }.count == answered)
+        #expect(agent.stop() == 0)
+    }
+
     /// Exit codes: 1 with the agent's reason, 69 when it is down, 64 for bad input.
     @Test(arguments: backends)
     func failuresSayWhoseAndExitWithTheirCode(_ backend: Backend) throws {
