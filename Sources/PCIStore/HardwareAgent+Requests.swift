@@ -93,19 +93,22 @@ extension HardwareAgent {
             AgentResult(id: req.id, operation: req.operation, state: state, at: now(), outcome: outcome)
         }
         let before = req.devices.indices.map { i in i < journal.count ? AgentResult.driver(journal[i]) : nil }
+        // An agent in a Xen control domain quarantines as xl does (and as
+        // pcistore does on its own bus); in a driver domain there is no Xen handle.
+        let xen = sysfs.hypervisor != nil
         switch req.operation {
         case .seize:
             guard let stub = req.driver else { return (result(.failed, []), "seize needs a stub driver") }
             var done: [Int] = []
             for (i, a) in req.devices.enumerated() {
                 do {
-                    for s in BusStep.seize(a, current: sysfs.driver(of: a), stub: stub) { try perform(s) }
+                    for s in BusStep.seize(a, current: sysfs.driver(of: a), stub: stub, xen: xen) { try perform(s) }
                     done.append(i)
                 } catch let e as SysfsError {
                     var failed: [SBDF] = []
                     for j in (done + [i]).reversed() {
                         let b = req.devices[j]
-                        do { for s in BusStep.giveBack(b, current: sysfs.driver(of: b), original: before[j]) { try s.perform(sysfs) } }
+                        do { for s in BusStep.giveBack(b, current: sysfs.driver(of: b), original: before[j], xen: xen) { try s.perform(sysfs) } }
                         catch { failed.append(b) }
                     }
                     let undo = failed.isEmpty ? "every device is back on its driver" : "could not give back \(failed.map(\.description).joined(separator: ", "))"
@@ -117,14 +120,14 @@ extension HardwareAgent {
             var done: [Int] = []
             for (i, a) in req.devices.enumerated() {
                 do {
-                    for s in BusStep.giveBack(a, current: sysfs.driver(of: a), original: req.driver) { try perform(s) }
+                    for s in BusStep.giveBack(a, current: sysfs.driver(of: a), original: req.driver, xen: xen) { try perform(s) }
                     done.append(i)
                 } catch let e as SysfsError {
                     var failed: [SBDF] = []
                     for j in (done + [i]).reversed() {
                         let b = req.devices[j]
                         guard let stub = before[j] else { continue }
-                        do { for s in BusStep.seize(b, current: sysfs.driver(of: b), stub: stub) { try s.perform(sysfs) } }
+                        do { for s in BusStep.seize(b, current: sysfs.driver(of: b), stub: stub, xen: xen) { try s.perform(sysfs) } }
                         catch { failed.append(b) }
                     }
                     let undo = failed.isEmpty ? "it is held by its stub again" : "could not put back \(failed.map(\.description).joined(separator: ", "))"

@@ -44,9 +44,12 @@ struct Agent: AsyncParsableCommand {
     func run() async throws {
         let global = self.global
         let d = try domain ?? Environment.current["PCISTORE_AGENT_DOMAIN"].map { try DomID($0) } ?? .dom0
+        // Quarantine (xc_assign_device to DomIO) takes the control domain; an
+        // agent in a driver domain only moves drivers.
+        let bus = d == .dom0 ? sysfs.value : Sysfs(root: sysfs.sysfs ?? Environment.current["PCISTORE_SYSFS"] ?? "/sys")
         let agent: HardwareAgent
         do {
-            agent = HardwareAgent(domain: d, store: try global.open(), sysfs: sysfs.value,
+            agent = HardwareAgent(domain: d, store: try global.open(), sysfs: bus,
                                   options: .init(heartbeat: .milliseconds(Int64(heartbeat * 1000)),
                                                  refresh: .milliseconds(Int64(refresh * 1000)), pageBytes: pageBytes),
                                   reconnect: { try global.open() }, onEvent: Self.say)

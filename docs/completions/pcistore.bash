@@ -173,13 +173,13 @@ _pcistore() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|adopt|agent|agent-register|agent-unregister|agent-list|agent-wait|store|serve|help)
+    discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|adopt|import|agent|agent-register|agent-unregister|agent-list|agent-wait|store|serve|help)
         # Offer subcommand argument completions
         "_pcistore_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'discover list show assignable-list assignable-add assignable-remove assign release reconcile daemon watch dump restore check adopt agent agent-register agent-unregister agent-list agent-wait store serve help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'discover list show assignable-list assignable-add assignable-remove assign release reconcile daemon watch dump restore check adopt import agent agent-register agent-unregister agent-list agent-wait store serve help' -- "${cur}"))
         ;;
     esac
 }
@@ -509,6 +509,24 @@ _pcistore_adopt() {
         return
         ;;
     '--sysfs')
+        return
+        ;;
+    esac
+}
+
+_pcistore_import() {
+    repeating_flags=()
+    non_repeating_flags=(--dry-run -h --help)
+    repeating_options=()
+    non_repeating_options=(--store --manifest)
+    __pcistore_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--store')
+        return
+        ;;
+    '--manifest')
         return
         ;;
     esac

@@ -64,6 +64,7 @@ _pcistore() {
             'restore:Write a dump (either form) back into an empty database, or over it with --replace.'
             'check:Validate every node and invariant (and the bus, with --sysfs); --repair fixes what is unambiguous.'
             'adopt:Record the devices xl already made assignable, without touching the bus.'
+            'import:Record devices assigned at boot from a manifest, where no sysfs can be read (dom0less).'
             'agent:Serve the toolstack'\''s requests for this domain'\''s PCI bus (run in the domain that owns the bus).'
             'agent-register:Create the area through which a domain'\''s agent serves its PCI buses (run in dom0).'
             'agent-unregister:Remove a domain'\''s agent area; its devices are acted on directly again.'
@@ -77,7 +78,7 @@ _pcistore() {
         ;;
     arg)
         case "${words[1]}" in
-        discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|adopt|agent|agent-register|agent-unregister|agent-list|agent-wait|store|serve|help)
+        discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|adopt|import|agent|agent-register|agent-unregister|agent-list|agent-wait|store|serve|help)
             "_pcistore_${words[1]}" && ret=0
             ;;
         esac
@@ -308,6 +309,19 @@ _pcistore_adopt() {
         '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
         '--sysfs[Root of sysfs (default\: $PCISTORE_SYSFS, else /sys).]:root:'
         '--dry-run[Print exactly what would be written and done; change nothing.]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_pcistore_import() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
+        '--dry-run[Print exactly what would be written and done; change nothing.]'
+        '--manifest[The manifest (JSON), or - for standard input.]:file:'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
     _arguments -w -s -S : "${arg_specs[@]}" && ret=0
