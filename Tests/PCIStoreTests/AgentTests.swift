@@ -300,6 +300,26 @@ import XenStoreTestSupport
         #expect(try f.db.agents().keys.sorted() == [AgentFixture.agentDomain])
     }
 
+    /// The agent's connection drops: it reconnects, starts a new session
+    /// (heartbeat going on from where it was), and serves requests again.
+    @Test func anAgentReconnectsWhenItsConnectionDrops() async throws {
+        let f = try AgentFixture(.engine)
+        let first = try f.agentConnection()
+        let agent = HardwareAgent(domain: AgentFixture.agentDomain, store: first, sysfs: f.host.sysfs(),
+                                  options: .init(heartbeat: .milliseconds(200)), reconnect: { [f] in try f.agentConnection() },
+                                  onEvent: f.events.add)
+        let running = f.start(agent)
+        _ = try await f.db.importDiscovery(agent: f.client())
+        let seq = try f.client().heartbeat()?.seq ?? 0
+        first.close()
+        #expect(await f.events.wait { $0.starts == 2 })
+        #expect(f.events.all.contains { if case .disconnected = $0 { true } else { false } })
+        let added = try await f.db.assignableAdd([sbdf("05:00.0")], stub: .pciback, agent: f.client())
+        #expect(added.devices.map(\.state) == [.assignable])
+        #expect(try (f.client().heartbeat()?.seq ?? 0) > seq)
+        try await running.stop()
+    }
+
     /// An agent with no registration it may read says so at start: an
     /// unregistered guest domain is denied (the CLI's exit 77), dom0 is
     /// told to register.
