@@ -16,15 +16,18 @@
 #          event round trip; events per second for B changes (one transaction
 #          each, written while read) beside B raw node writes, and for the
 #          stream alone (B changes committed in one transaction)
+#   agent  A reset requests through a HardwareAgent (domain 7: unprivileged on
+#          the engine) and back (request written -> answer read -> slot free),
+#          beside a write/watch ping-pong between the same two connections
 # then the same Swift workload on the embedded engine. Prints JSON lines and
 # the ratios (time ratio: >1 means slower than the baseline).
 #
 # Usage: Benchmarks/run-pci.sh [--devices N] [--rounds R] [--reap-rounds P]
-#                              [--event-rounds E] [--burst B] [--quick]
+#                              [--event-rounds E] [--burst B] [--agent-rounds A] [--quick]
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
-devices=4096 rounds=500 reap=50 events=200 burst=500
+devices=4096 rounds=500 reap=50 events=200 burst=500 agent=500
 while (($#)); do
     case $1 in
         --devices) devices=$2; shift 2 ;;
@@ -32,8 +35,9 @@ while (($#)); do
         --reap-rounds) reap=$2; shift 2 ;;
         --event-rounds) events=$2; shift 2 ;;
         --burst) burst=$2; shift 2 ;;
-        --quick) devices=512 rounds=50 reap=10 events=20 burst=100; shift ;;
-        *) echo "usage: $0 [--devices N] [--rounds R] [--reap-rounds P] [--event-rounds E] [--burst B] [--quick]" >&2; exit 64 ;;
+        --agent-rounds) agent=$2; shift 2 ;;
+        --quick) devices=512 rounds=50 reap=10 events=20 burst=100 agent=50; shift ;;
+        *) echo "usage: $0 [--devices N] [--rounds R] [--reap-rounds P] [--event-rounds E] [--burst B] [--agent-rounds A] [--quick]" >&2; exit 64 ;;
     esac
 done
 out=$repo/.build-bench
@@ -56,8 +60,9 @@ results=$out/pci-results.jsonl
 "$bench" assign-release --rounds "$rounds" | tee -a "$results"
 "$bench" reap --devices "$devices" --reap-rounds "$reap" | tee -a "$results"
 "$bench" events --devices "$devices" --event-rounds "$events" --burst "$burst" | tee -a "$results"
+"$bench" agent --agent-rounds "$agent" | tee -a "$results"
 "$bench" all --backend engine --devices "$devices" --rounds "$rounds" --reap-rounds "$reap" \
-    --event-rounds "$events" --burst "$burst" | sed 's/^/ /' | tee -a "$results"
+    --event-rounds "$events" --burst "$burst" --agent-rounds "$agent" | sed 's/^/ /' | tee -a "$results"
 
 python3 - "$results" <<'PY'
 import json, sys
@@ -84,4 +89,9 @@ for impl, label in (("swift-libxenstore", "daemon"), ("swift-engine", "engine"))
     print(f"  events/s for {e['burst']} changes, one transaction each, written while read: typed {e['burst_typed_events_per_s']:.0f}, raw {e['burst_raw_events_per_s']:.0f}"
           f" (raw/typed {e['burst_raw_events_per_s']/e['burst_typed_events_per_s']:.1f}x); the stream alone, {e['burst']} changes in one transaction"
           f" ({e['one_transaction_seconds']:.2f} s to commit): {e['stream_events_per_s']:.0f}/s; resyncs {e['resyncs']}")
+for impl, label in (("swift-libxenstore", "daemon"), ("swift-engine", "engine")):
+    r = get(impl, "agent")
+    print(f"agent request round trip on the {label} ({r['rounds']} resets): p50 {r['request_round_trip_p50_us']/1000:.2f} ms, p99 {r['request_round_trip_p99_us']/1000:.2f} ms;"
+          f" write/watch ping-pong p50 {r['ping_pong_p50_us']/1000:.3f} ms, p99 {r['ping_pong_p99_us']/1000:.3f} ms"
+          f" ({r['request_round_trip_p50_us']/r['ping_pong_p50_us']:.0f}x at p50)")
 PY

@@ -19,6 +19,9 @@ import XenStore
 ///                                           write → watch event round trip; then events per second
 ///                                           for B changes (one transaction each, written while read)
 ///                                           beside B raw node writes, and for the stream alone
+///   pci-bench agent --agent-rounds R        a reset request through a HardwareAgent (domain 7) and back,
+///                                           R times; beside it a write/watch ping-pong between the
+///                                           same two connections
 ///   pci-bench all                           every mode in turn (for the engine, which lives in process)
 ///
 /// `--backend xenstored` (default; XENSTORED_PATH) or `--backend engine`
@@ -54,8 +57,8 @@ struct PCIBench {
 
     static func main() async {
         var args = Array(CommandLine.arguments.dropFirst())
-        var backend = "xenstored", devices = 4096, rounds = 500, reapRounds = 50, eventRounds = 200, burst = 500
-        guard !args.isEmpty else { fail("usage: pci-bench populate|list|dump|assign-release [--backend B] [--devices N] [--rounds R]", 64) }
+        var backend = "xenstored", devices = 4096, rounds = 500, reapRounds = 50, eventRounds = 200, burst = 500, agentRounds = 200
+        guard !args.isEmpty else { fail("usage: pci-bench populate|list|dump|assign-release|reap|events|agent|all [--backend B] [--devices N] [--rounds R] [--reap-rounds P] [--event-rounds R] [--burst B] [--agent-rounds A]", 64) }
         let mode = args.removeFirst()
         while !args.isEmpty {
             let k = args.removeFirst()
@@ -68,28 +71,37 @@ struct PCIBench {
             case "--reap-rounds": reapRounds = Int(v) ?? 0
             case "--event-rounds": eventRounds = Int(v) ?? 0
             case "--burst": burst = Int(v) ?? 0
+            case "--agent-rounds": agentRounds = Int(v) ?? 0
             default: fail("unknown option \(k)", 64)
             }
         }
         guard devices >= 1 && devices <= 65536 && rounds >= 1 && reapRounds >= 1 && eventRounds >= 1
-              && burst >= 1 && burst < devices else {
-            fail("bad --devices, --rounds, --reap-rounds, --event-rounds or --burst (1…devices-1)", 64)
+              && burst >= 1 && burst < devices && agentRounds >= 1 else {
+            fail("bad --devices, --rounds, --reap-rounds, --event-rounds, --burst (1…devices-1) or --agent-rounds", 64)
         }
         do {
             let connect: @Sendable () throws -> any XenStoreConnection
+            // The agent's domain: unprivileged on the engine; a daemon socket is always dom0.
+            let agentConnect: @Sendable () throws -> any XenStoreConnection
             let impl: String
             switch backend {
-            case "xenstored": connect = { try LibXenStoreConnection() }; impl = "swift-libxenstore"
+            case "xenstored":
+                connect = { try LibXenStoreConnection() }
+                agentConnect = connect
+                impl = "swift-libxenstore"
             case "engine":
                 let engine = XenStoreEngine()
                 connect = { engine.connect() }
+                agentConnect = { engine.connect(as: try DomID(7)) }
                 impl = "swift-engine"
             default: fail("unknown backend \(backend)", 64)
             }
             let db = PCIDatabase(store: try connect())
-            let modes = mode == "all" ? ["populate", "list", "dump", "assign-release", "reap", "events"] : [mode]
+            let modes = mode == "all" ? ["populate", "list", "dump", "assign-release", "reap", "events", "agent"] : [mode]
             for m in modes {
-                if m == "reap" {
+                if m == "agent" {
+                    try await agentRoundTrip(connect, agentConnect: agentConnect, impl, rounds: agentRounds)
+                } else if m == "reap" {
                     try await reap(connect, impl, devices: devices, rounds: reapRounds)
                 } else if m == "events" {
                     try await events(connect, impl, devices: devices, rounds: eventRounds, burst: burst)

@@ -66,7 +66,7 @@ public struct Report: Sendable {
     }
 
     /// Another operation's report after this one's, its order kept.
-    mutating func append(_ other: Report) {
+    public mutating func append(_ other: Report) {
         changes += other.changes
         actions += other.actions
         steps += other.steps

@@ -7,6 +7,8 @@ extension PCIDatabase {
     /// device is assigned (those are frozen at assignment); the bound driver of
     /// a `present` device. A `present` device gone from the bus is removed; any
     /// other is kept and reported, since a guest or the pool still holds it.
+    /// Buses a registered agent claims are left out: their devices are the
+    /// agent's to publish (`importDiscovery`).
     public func discover(sysfs: Sysfs, dryRun: Bool = false) throws -> Report {
         try initializeUnlessDryRun(dryRun)
         if !dryRun { _ = try recover(sysfs: sysfs) }
@@ -24,7 +26,9 @@ extension PCIDatabase {
         return try transaction { t in
             var report = Report()
             let stamp = actor.stamp("discover")
-            for a in found {
+            let claims = try Self.agents(t.tx).values.map(\.claim)
+            func claimed(_ a: SBDF) -> Bool { claims.contains { $0.covers(a) } }
+            for a in found where !claimed(a) {
                 let (identity, topology, resources, driver) = described[a]!
                 if var r = try t.record(a) {
                     let before = r
@@ -44,7 +48,7 @@ extension PCIDatabase {
                 }
             }
             let present = Set(found)
-            for a in try t.allAddresses() where !present.contains(a) {
+            for a in try t.allAddresses() where !present.contains(a) && !claimed(a) {
                 let r = try t.existing(a)
                 if r.state == .present {
                     t.stageRemoval(a)
@@ -54,7 +58,7 @@ extension PCIDatabase {
                 }
             }
             report.add(try t.commit(apply: !dryRun))
-            report.devices = try found.compactMap { try t.record($0) }
+            report.devices = try found.filter { !claimed($0) }.compactMap { try t.record($0) }
             return report
         }
     }

@@ -15,15 +15,24 @@ extension PCIDatabase {
     /// journal entries left by killed commands (finished or rolled back), a
     /// missing schema node. Everything else is reported, never guessed at.
     /// With `dryRun`, `repaired` says what repair would do and nothing changes.
+    /// Permissions are checked too (`permissionDrift`), and the agents'
+    /// areas (`checkAgents`); repair sets the permissions back and applies
+    /// agent answers whose command died.
     public func check(sysfs: Sysfs?, repair: Bool, dryRun: Bool = false) throws -> CheckReport {
         var report = CheckReport()
         if repair {
             if let sysfs { report.repaired += try recover(sysfs: sysfs, dryRun: dryRun) }
             report.repaired += try repairIndex(dryRun: dryRun)
+            for d in try agents().keys.sorted() {
+                report.repaired += try collectAgentResults(AgentClient(store: store, domain: d), dryRun: dryRun)
+            }
         }
+        let drift = try permissionDrift(repair: repair, dryRun: dryRun)
+        report.repaired += drift.repaired
         let reading = try read(thorough: true)
         report.devices = reading.image.devices.count
-        report.problems = reading.violations
+        report.problems = reading.violations + drift.problems
+        report.problems += try checkAgents(devices: reading.image.devices, pending: Set(reading.image.pending.keys))
         for (a, r) in reading.image.devices.sorted(by: { $0.key < $1.key }) where r.lastReset == "failed" && r.state == .assignable {
             report.problems.append(SchemaViolation(path: PCIStoreLayout.node(a, "reset").rawValue,
                                                    "in the pool, but released without a successful reset: it may hold the last guest's state (assign resets it first)"))
@@ -33,7 +42,10 @@ extension PCIDatabase {
                                                    "\(p.kind.rawValue) left unfinished by pid \(p.pid), which is gone; any change (or check --repair) finishes or rolls it back"))
         }
         if let sysfs {
-            for (a, r) in reading.image.devices.sorted(by: { $0.key < $1.key }) where !r.state.isTransitional {
+            // Devices on an agent's buses are not on this bus: the agent's discovery speaks for them.
+            let claims = try agents().values.map(\.claim)
+            for (a, r) in reading.image.devices.sorted(by: { $0.key < $1.key })
+            where !r.state.isTransitional && !claims.contains(where: { $0.covers(a) }) {
                 guard sysfs.exists(a) else {
                     if r.state != .present { report.problems.append(SchemaViolation(path: PCIStoreLayout.device(a).rawValue, "\(r.state.rawValue) but not on the bus")) }
                     continue

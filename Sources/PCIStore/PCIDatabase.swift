@@ -90,8 +90,9 @@ public struct PCIDatabase: Sendable {
                 segments.insert(sp)
                 for bus in try t.tx.directoryIfPresent(sp) ?? [] { buses.append(try sp.appending(bus)) }
             }
-            // Everything but the buses' contents, in one small transaction.
-            try walk(t, PCIStoreLayout.root, skipping: Set(buses))
+            // Everything but the buses' contents (and the agents' areas,
+            // which are no records: `agentAreas()` reads them), in one small transaction.
+            try walk(t, PCIStoreLayout.root, skipping: Set(buses + [AgentLayout.agents]))
             return buses
         }
         for bus in buses {

@@ -15,6 +15,15 @@ public struct PCIStoreError: Error, Sendable, CustomStringConvertible {
         case sysfs
         /// The store failed; `store` holds its error (exit by its code).
         case store
+        /// The agent that owns the devices' bus did what was asked and
+        /// reported failure; the message carries its reason (exit 1).
+        case agentFailed
+        /// The agent is not running: its heartbeat stood still, or it said it
+        /// stopped (exit 69, like an unreachable store).
+        case agentDown
+        /// The agent is alive but did not answer in time, or has no free
+        /// request slot; trying again later may work (exit 75).
+        case agentBusy
     }
 
     public let kind: Kind
@@ -41,4 +50,5 @@ public struct PCIStoreError: Error, Sendable, CustomStringConvertible {
         PCIStoreError(.corrupt, "\(v) (written by someone else? `pcistore check` lists every problem)")
     }
     static func sysfs(_ e: SysfsError, _ context: String) -> PCIStoreError { PCIStoreError(.sysfs, "\(context): \(e)") }
+    static func store(_ e: XenStoreError) -> PCIStoreError { PCIStoreError(e) }
 }

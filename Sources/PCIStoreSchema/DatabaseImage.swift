@@ -112,6 +112,9 @@ public struct DatabaseImage: Hashable, Sendable {
                     violations.append(SchemaViolation(path: path.rawValue, "not a pending/DDDD-BB-SS-F entry")); continue
                 }
                 do { pending[a] = try PendingOperation(decoding: value, at: path.rawValue) } catch { violations.append(error) }
+            case "agents":
+                // The agents' areas are a protocol, not records: `AgentArea` reads them.
+                continue
             default:
                 violations.append(SchemaViolation(path: path.rawValue, "unknown node"))
             }

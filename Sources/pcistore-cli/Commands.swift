@@ -3,29 +3,48 @@ import PCIStore
 import PCIStoreSchema
 import XenStore
 
-struct Discover: ParsableCommand {
+struct Discover: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Read the PCI bus from sysfs and record or refresh every device.",
-        discussion: "Example: pcistore discover --sysfs /sys")
+        discussion: """
+            Buses a registered agent serves are not read here: each agent is asked to read its bus \
+            again, and what it publishes is recorded (--cached: what it published last).
+
+            Example: pcistore discover --sysfs /sys
+            """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var sysfs: SysfsOptions
     @OptionGroup var dry: DryRun
+    @OptionGroup var wait: AgentWaitOptions
+    @Flag(help: "Record what the agents published last, without asking them to read their bus again.") var cached = false
 
-    func run() throws {
-        try Output.guarded {
-            let r = try global.database().discover(sysfs: sysfs.value, dryRun: dry.dryRun)
-            Output.report(r, dryRun: dry.dryRun)
+    func run() async throws {
+        try await Output.guarded {
+            let db = try global.database()
+            let agents = try db.agents()
+            let s = sysfs.value
+            var report = Report()
+            // With agents, this host may have no PCI bus of its own (Arm, dom0less).
+            let local = agents.isEmpty || (!agents.values.contains { $0.claim == .all } && (try? s.devices()) != nil)
+            if local { report.append(try db.discover(sysfs: s, dryRun: dry.dryRun)) }
+            for d in agents.keys.sorted() {
+                report.append(try await db.importDiscovery(agent: wait.client(db, d), refresh: !cached,
+                                                           requestID: wait.requestId, dryRun: dry.dryRun))
+            }
+            Output.report(report, dryRun: dry.dryRun)
         }
     }
 }
 
-struct AssignableAdd: ParsableCommand {
+struct AssignableAdd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "assignable-add",
         abstract: "Make devices assignable: remember their driver, hold them with a stub driver.",
         discussion: """
             The stub is pciback where it is loaded, else vfio-pci, else pci-stub, unless --stub says. \
-            All the devices are seized or none: a failure gives every device back to its driver.
+            All the devices are seized or none: a failure gives every device back to its driver. \
+            Devices on a bus an agent serves are seized by the agent (the stub then defaults to the \
+            first of those that is loaded there).
 
             Example: pcistore assignable-add --name nic0 0000:03:00.0
             """)
@@ -35,22 +54,31 @@ struct AssignableAdd: ParsableCommand {
     @Option(help: "A unique name for the device (one device only).", transform: Parse.name) var name: DeviceName?
     @Option(help: "Stub driver: pciback, vfio-pci or pci-stub.", transform: Parse.driver) var stub: DriverName?
     @Argument(help: "PCI addresses (0000:03:00.0 or 03:00.0).", transform: Parse.address) var devices: [SBDF]
+    @OptionGroup var wait: AgentWaitOptions
 
     func validate() throws {
         if devices.isEmpty { throw ValidationError("give at least one device") }
     }
 
-    func run() throws {
-        try Output.guarded {
-            let s = sysfs.value
-            let chosen = stub ?? [DriverName.pciback, .vfioPCI, .pciStub].first(where: s.isLoaded) ?? .pciStub
-            let r = try global.database().assignableAdd(devices, name: name, stub: chosen, sysfs: s, dryRun: dry.dryRun)
+    func run() async throws {
+        try await Output.guarded {
+            let db = try global.database()
+            let r: Report
+            if let d = try db.agentOwning(devices) {
+                let agent = wait.client(db, d)
+                let loaded = try agent.published()?.stubs ?? []
+                r = try await db.assignableAdd(devices, name: name, stub: Output.stub(stub, loaded: loaded.contains), agent: agent,
+                                               requestID: wait.requestId, dryRun: dry.dryRun)
+            } else {
+                let s = sysfs.value
+                r = try db.assignableAdd(devices, name: name, stub: Output.stub(stub, loaded: s.isLoaded), sysfs: s, dryRun: dry.dryRun)
+            }
             Output.report(r, dryRun: dry.dryRun)
         }
     }
 }
 
-struct AssignableRemove: ParsableCommand {
+struct AssignableRemove: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "assignable-remove",
         abstract: "Take a device out of the pool; with --rebind, give it back to its original driver.",
@@ -61,21 +89,27 @@ struct AssignableRemove: ParsableCommand {
     @Flag(name: [.customShort("r"), .long], help: "Bind the driver it was taken from again.") var rebind = false
     @Option(help: "The device's name (instead of an address).") var name: String?
     @Argument(help: "PCI address or name.") var device: String?
+    @OptionGroup var wait: AgentWaitOptions
 
     func validate() throws {
         if (name == nil) == (device == nil) { throw ValidationError("give one device: an address or --name") }
     }
 
-    func run() throws {
-        try Output.guarded {
+    func run() async throws {
+        try await Output.guarded {
             let db = try global.database()
             let a = try db.resolve(name ?? device!)
-            Output.report(try db.assignableRemove(a, rebind: rebind, sysfs: sysfs.value, dryRun: dry.dryRun), dryRun: dry.dryRun)
+            if rebind, let d = try db.agentOwning([a]) {
+                Output.report(try await db.assignableRemove(a, agent: wait.client(db, d), requestID: wait.requestId, dryRun: dry.dryRun),
+                              dryRun: dry.dryRun)
+            } else {
+                Output.report(try db.assignableRemove(a, rebind: rebind, sysfs: sysfs.value, dryRun: dry.dryRun), dryRun: dry.dryRun)
+            }
         }
     }
 }
 
-struct Assign: ParsableCommand {
+struct Assign: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Give assignable devices to a domain, with their whole slot and IOMMU group.",
         discussion: """
@@ -90,21 +124,29 @@ struct Assign: ParsableCommand {
     @Option(help: "The guest domain id, 1…32751.", transform: Parse.guest) var domain: DomID
     @Flag(help: "Assign only the named devices even if their slot or IOMMU group has others (recorded).") var allowSplit = false
     @Argument(help: "PCI addresses or names.") var devices: [String]
+    @OptionGroup var wait: AgentWaitOptions
 
     func validate() throws {
         if devices.isEmpty { throw ValidationError("give at least one device") }
     }
 
-    func run() throws {
-        try Output.guarded {
+    func run() async throws {
+        try await Output.guarded {
             let db = try global.database()
             let targets = try devices.map { try db.resolve($0) }
-            Output.report(try db.assign(targets, to: domain, allowSplit: allowSplit, sysfs: sysfs.value, dryRun: dry.dryRun), dryRun: dry.dryRun)
+            let r: Report
+            if let d = try db.agentOwning(targets) {
+                r = try await db.assign(targets, to: domain, allowSplit: allowSplit, agent: wait.client(db, d),
+                                        requestID: wait.requestId, dryRun: dry.dryRun)
+            } else {
+                r = try db.assign(targets, to: domain, allowSplit: allowSplit, sysfs: sysfs.value, dryRun: dry.dryRun)
+            }
+            Output.report(r, dryRun: dry.dryRun)
         }
     }
 }
 
-struct Release: ParsableCommand {
+struct Release: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Return assigned devices to the pool (reset, assignable again).",
         discussion: """
@@ -117,16 +159,33 @@ struct Release: ParsableCommand {
     @OptionGroup var dry: DryRun
     @Option(help: "Release every device of this domain.", transform: Parse.guest) var domain: DomID?
     @Argument(help: "PCI addresses or names.") var devices: [String] = []
+    @OptionGroup var wait: AgentWaitOptions
 
     func validate() throws {
         if devices.isEmpty == (domain == nil) { throw ValidationError("give devices or --domain, not both") }
     }
 
-    func run() throws {
-        try Output.guarded {
+    func run() async throws {
+        try await Output.guarded {
             let db = try global.database()
-            let r = try domain.map { try db.release(domain: $0, sysfs: sysfs.value, dryRun: dry.dryRun) }
-                ?? db.release(try devices.map { try db.resolve($0) }, sysfs: sysfs.value, dryRun: dry.dryRun)
+            let agents = try db.agents()
+            var r = Report()
+            if let domain, agents.isEmpty {
+                r = try db.release(domain: domain, sysfs: sysfs.value, dryRun: dry.dryRun)
+            } else {
+                let targets = try domain.map { d in try db.read().image.devices.values.filter { $0.domain == d }.map(\.address) }
+                    ?? devices.map { try db.resolve($0) }
+                // Each bus owner releases its own devices: this host's bus, then each agent.
+                var owners: [DomID?: [SBDF]] = [:]
+                for a in targets { owners[agents.first(where: { $0.value.claim.covers(a) })?.key, default: []].append(a) }
+                if domain == nil, owners.count > 1 { _ = try db.agentOwning(targets) }
+                if let local = owners[nil] { r.append(try db.release(local, sysfs: sysfs.value, dryRun: dry.dryRun)) }
+                for (d, list) in owners.sorted(by: { ($0.key?.rawValue ?? 0) < ($1.key?.rawValue ?? 0) }) {
+                    guard let d else { continue }
+                    r.append(try await db.release(list, agent: wait.client(db, d), requestID: wait.requestId, dryRun: dry.dryRun))
+                }
+                if targets.isEmpty { r.notes.append("nothing to release") }
+            }
             Output.report(r, dryRun: dry.dryRun)
             for d in r.devices { print("\(d.address) resources: \(d.resources.encoded)") }
         }

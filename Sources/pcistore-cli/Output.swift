@@ -28,7 +28,7 @@ enum Output {
             return ExitCode(exitCode(for: e))
         case let e as PCIStoreError:
             note(e.message)
-            return ExitCode(e.store.map(exitCode(for:)) ?? (e.kind == .badInput ? 64 : 1))
+            return ExitCode(e.store.map(exitCode(for:)) ?? exitCode(for: e.kind))
         case let e as SysfsError:
             note(e.description)
             return ExitCode(1)
@@ -69,6 +69,17 @@ enum Output {
     static func violations(_ v: [SchemaViolation]) {
         for p in v.prefix(20) { note("schema: \(p)") }
         if v.count > 20 { note("schema: … and \(v.count - 20) more; see `pcistore check`") }
+    }
+
+    /// The README's table for database errors: 64 bad input, 69 agent down,
+    /// 75 agent busy or slow, 1 everything else.
+    static func exitCode(for kind: PCIStoreError.Kind) -> Int32 {
+        switch kind {
+        case .badInput: 64
+        case .agentDown: 69
+        case .agentBusy: 75
+        case .refused, .corrupt, .sysfs, .store, .agentFailed: 1
+        }
     }
 
     /// The README's table: 1 refused, 64 bad input, 69 unreachable, 75 retries, 77 denied.

@@ -16,15 +16,17 @@ struct PCIStoreCommand: AsyncParsableCommand {
             daemon is used when one answers, else the embedded store in the state directory. \
             Commands that read or write sysfs take --sysfs ROOT (or PCISTORE_SYSFS; default /sys).
 
-            Exit codes: 0 ok; 1 refused by state or invariant (e.g. no such node); 64 bad usage \
-            or input; 69 store unreachable; 75 transaction retries exhausted; 77 permission denied.
+            Exit codes: 0 ok; 1 refused by state or invariant (e.g. no such node), or an agent's \
+            failure; 64 bad usage or input; 69 store unreachable or agent down; 75 transaction retries \
+            exhausted, or an agent busy or too slow; 77 permission denied.
 
             Example: pcistore discover && pcistore assignable-add --name nic0 03:00.0 && pcistore assign --domain 5 nic0
             """,
         subcommands: [
             Discover.self, List.self, Show.self, AssignableList.self, AssignableAdd.self, AssignableRemove.self,
             Assign.self, Release.self, Reconcile.self, Daemon.self, Watch.self, Dump.self, Restore.self, Check.self,
-            Adopt.self, Import.self, Store.self, Serve.self,
+            Adopt.self, Import.self, Agent.self, AgentRegister.self, AgentUnregister.self, AgentList.self, AgentWait.self,
+            Store.self, Serve.self,
         ]
     )
 }

@@ -173,22 +173,22 @@ _pcistore() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|adopt|import|store|serve|help)
+    discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|adopt|import|agent|agent-register|agent-unregister|agent-list|agent-wait|store|serve|help)
         # Offer subcommand argument completions
         "_pcistore_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'discover list show assignable-list assignable-add assignable-remove assign release reconcile daemon watch dump restore check adopt import store serve help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'discover list show assignable-list assignable-add assignable-remove assign release reconcile daemon watch dump restore check adopt import agent agent-register agent-unregister agent-list agent-wait store serve help' -- "${cur}"))
         ;;
     esac
 }
 
 _pcistore_discover() {
     repeating_flags=()
-    non_repeating_flags=(--dry-run -h --help)
+    non_repeating_flags=(--dry-run --cached -h --help)
     repeating_options=()
-    non_repeating_options=(--store --sysfs)
+    non_repeating_options=(--store --sysfs --timeout --down-after --request-id)
     __pcistore_offer_flags_options 0
 
     # Offer option value completions
@@ -197,6 +197,15 @@ _pcistore_discover() {
         return
         ;;
     '--sysfs')
+        return
+        ;;
+    '--timeout')
+        return
+        ;;
+    '--down-after')
+        return
+        ;;
+    '--request-id')
         return
         ;;
     esac
@@ -260,7 +269,7 @@ _pcistore_assignable-add() {
     repeating_flags=()
     non_repeating_flags=(--dry-run -h --help)
     repeating_options=()
-    non_repeating_options=(--store --sysfs --name --stub)
+    non_repeating_options=(--store --sysfs --name --stub --timeout --down-after --request-id)
     __pcistore_offer_flags_options -1
 
     # Offer option value completions
@@ -277,6 +286,15 @@ _pcistore_assignable-add() {
     '--stub')
         return
         ;;
+    '--timeout')
+        return
+        ;;
+    '--down-after')
+        return
+        ;;
+    '--request-id')
+        return
+        ;;
     esac
 }
 
@@ -284,7 +302,7 @@ _pcistore_assignable-remove() {
     repeating_flags=()
     non_repeating_flags=(--dry-run -r --rebind -h --help)
     repeating_options=()
-    non_repeating_options=(--store --sysfs --name)
+    non_repeating_options=(--store --sysfs --name --timeout --down-after --request-id)
     __pcistore_offer_flags_options 1
 
     # Offer option value completions
@@ -298,6 +316,15 @@ _pcistore_assignable-remove() {
     '--name')
         return
         ;;
+    '--timeout')
+        return
+        ;;
+    '--down-after')
+        return
+        ;;
+    '--request-id')
+        return
+        ;;
     esac
 }
 
@@ -305,7 +332,7 @@ _pcistore_assign() {
     repeating_flags=()
     non_repeating_flags=(--dry-run --allow-split -h --help)
     repeating_options=()
-    non_repeating_options=(--store --sysfs --domain)
+    non_repeating_options=(--store --sysfs --domain --timeout --down-after --request-id)
     __pcistore_offer_flags_options -1
 
     # Offer option value completions
@@ -317,6 +344,15 @@ _pcistore_assign() {
         return
         ;;
     '--domain')
+        return
+        ;;
+    '--timeout')
+        return
+        ;;
+    '--down-after')
+        return
+        ;;
+    '--request-id')
         return
         ;;
     esac
@@ -326,7 +362,7 @@ _pcistore_release() {
     repeating_flags=()
     non_repeating_flags=(--dry-run -h --help)
     repeating_options=()
-    non_repeating_options=(--store --sysfs --domain)
+    non_repeating_options=(--store --sysfs --domain --timeout --down-after --request-id)
     __pcistore_offer_flags_options -1
 
     # Offer option value completions
@@ -338,6 +374,15 @@ _pcistore_release() {
         return
         ;;
     '--domain')
+        return
+        ;;
+    '--timeout')
+        return
+        ;;
+    '--down-after')
+        return
+        ;;
+    '--request-id')
         return
         ;;
     esac
@@ -482,6 +527,123 @@ _pcistore_import() {
         return
         ;;
     '--manifest')
+        return
+        ;;
+    esac
+}
+
+_pcistore_agent() {
+    repeating_flags=()
+    non_repeating_flags=(-h --help)
+    repeating_options=()
+    non_repeating_options=(--store --sysfs --domain --heartbeat --refresh --page-bytes)
+    __pcistore_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--store')
+        return
+        ;;
+    '--sysfs')
+        return
+        ;;
+    '--domain')
+        return
+        ;;
+    '--heartbeat')
+        return
+        ;;
+    '--refresh')
+        return
+        ;;
+    '--page-bytes')
+        return
+        ;;
+    esac
+}
+
+_pcistore_agent-register() {
+    repeating_flags=()
+    non_repeating_flags=(--dry-run -h --help)
+    repeating_options=(--bus)
+    non_repeating_options=(--store --domain --slots --pages)
+    __pcistore_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--store')
+        return
+        ;;
+    '--domain')
+        return
+        ;;
+    '--bus')
+        return
+        ;;
+    '--slots')
+        return
+        ;;
+    '--pages')
+        return
+        ;;
+    esac
+}
+
+_pcistore_agent-unregister() {
+    repeating_flags=()
+    non_repeating_flags=(--dry-run --force -h --help)
+    repeating_options=()
+    non_repeating_options=(--store --domain)
+    __pcistore_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--store')
+        return
+        ;;
+    '--domain')
+        return
+        ;;
+    esac
+}
+
+_pcistore_agent-list() {
+    repeating_flags=()
+    non_repeating_flags=(--json -h --help)
+    repeating_options=()
+    non_repeating_options=(--store)
+    __pcistore_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--store')
+        return
+        ;;
+    esac
+}
+
+_pcistore_agent-wait() {
+    repeating_flags=()
+    non_repeating_flags=(-h --help)
+    repeating_options=()
+    non_repeating_options=(--store --domain --timeout --down-after --request-id)
+    __pcistore_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--store')
+        return
+        ;;
+    '--domain')
+        return
+        ;;
+    '--timeout')
+        return
+        ;;
+    '--down-after')
+        return
+        ;;
+    '--request-id')
         return
         ;;
     esac

@@ -65,6 +65,11 @@ _pcistore() {
             'check:Validate every node and invariant (and the bus, with --sysfs); --repair fixes what is unambiguous.'
             'adopt:Record the devices xl already made assignable, without touching the bus.'
             'import:Record devices assigned at boot from a manifest, where no sysfs can be read (dom0less).'
+            'agent:Serve the toolstack'\''s requests for this domain'\''s PCI bus (run in the domain that owns the bus).'
+            'agent-register:Create the area through which a domain'\''s agent serves its PCI buses (run in dom0).'
+            'agent-unregister:Remove a domain'\''s agent area; its devices are acted on directly again.'
+            'agent-list:List the registered agents: buses, heartbeat, requests in flight, discovery.'
+            'agent-wait:Wait for a request sent to an agent (by a command that died, say) and apply its answer.'
             'store:Read and write XenStore nodes directly (like xenstore-read/-write/-ls/-rm).'
             'serve:Serve the embedded XenStore engine on a unix socket, speaking xenstored'\''s wire protocol.'
             'help:Show subcommand help information.'
@@ -73,7 +78,7 @@ _pcistore() {
         ;;
     arg)
         case "${words[1]}" in
-        discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|adopt|import|store|serve|help)
+        discover|list|show|assignable-list|assignable-add|assignable-remove|assign|release|reconcile|daemon|watch|dump|restore|check|adopt|import|agent|agent-register|agent-unregister|agent-list|agent-wait|store|serve|help)
             "_pcistore_${words[1]}" && ret=0
             ;;
         esac
@@ -89,6 +94,10 @@ _pcistore_discover() {
         '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
         '--sysfs[Root of sysfs (default\: $PCISTORE_SYSFS, else /sys).]:root:'
         '--dry-run[Print exactly what would be written and done; change nothing.]'
+        '--timeout[When the devices belong to an agent\: seconds to wait for its answer.]:seconds:'
+        '--down-after[Seconds the agent'\''s heartbeat may stand still before it counts as down (default\: three heartbeats, at least 5).]:seconds:'
+        '--request-id[Id of the request sent to the agent (default\: a new one); the same id again waits for that request instead of sending another.]:id:'
+        '--cached[Record what the agents published last, without asking them to read their bus again.]'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
     _arguments -w -s -S : "${arg_specs[@]}" && ret=0
@@ -145,6 +154,9 @@ _pcistore_assignable-add() {
         '--name[A unique name for the device (one device only).]:name:'
         '--stub[Stub driver\: pciback, vfio-pci or pci-stub.]:stub:'
         '*:devices:'
+        '--timeout[When the devices belong to an agent\: seconds to wait for its answer.]:seconds:'
+        '--down-after[Seconds the agent'\''s heartbeat may stand still before it counts as down (default\: three heartbeats, at least 5).]:seconds:'
+        '--request-id[Id of the request sent to the agent (default\: a new one); the same id again waits for that request instead of sending another.]:id:'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
     _arguments -w -s -S : "${arg_specs[@]}" && ret=0
@@ -161,6 +173,9 @@ _pcistore_assignable-remove() {
         '(-r --rebind)'{-r,--rebind}'[Bind the driver it was taken from again.]'
         '--name[The device'\''s name (instead of an address).]:name:'
         ':device:'
+        '--timeout[When the devices belong to an agent\: seconds to wait for its answer.]:seconds:'
+        '--down-after[Seconds the agent'\''s heartbeat may stand still before it counts as down (default\: three heartbeats, at least 5).]:seconds:'
+        '--request-id[Id of the request sent to the agent (default\: a new one); the same id again waits for that request instead of sending another.]:id:'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
     _arguments -w -s -S : "${arg_specs[@]}" && ret=0
@@ -177,6 +192,9 @@ _pcistore_assign() {
         '--domain[The guest domain id, 1…32751.]:domain:'
         '--allow-split[Assign only the named devices even if their slot or IOMMU group has others (recorded).]'
         '*:devices:'
+        '--timeout[When the devices belong to an agent\: seconds to wait for its answer.]:seconds:'
+        '--down-after[Seconds the agent'\''s heartbeat may stand still before it counts as down (default\: three heartbeats, at least 5).]:seconds:'
+        '--request-id[Id of the request sent to the agent (default\: a new one); the same id again waits for that request instead of sending another.]:id:'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
     _arguments -w -s -S : "${arg_specs[@]}" && ret=0
@@ -192,6 +210,9 @@ _pcistore_release() {
         '--dry-run[Print exactly what would be written and done; change nothing.]'
         '--domain[Release every device of this domain.]:domain:'
         '*:devices:'
+        '--timeout[When the devices belong to an agent\: seconds to wait for its answer.]:seconds:'
+        '--down-after[Seconds the agent'\''s heartbeat may stand still before it counts as down (default\: three heartbeats, at least 5).]:seconds:'
+        '--request-id[Id of the request sent to the agent (default\: a new one); the same id again waits for that request instead of sending another.]:id:'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
     _arguments -w -s -S : "${arg_specs[@]}" && ret=0
@@ -301,6 +322,80 @@ _pcistore_import() {
         '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
         '--dry-run[Print exactly what would be written and done; change nothing.]'
         '--manifest[The manifest (JSON), or - for standard input.]:file:'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_pcistore_agent() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
+        '--sysfs[Root of sysfs (default\: $PCISTORE_SYSFS, else /sys).]:root:'
+        '--domain[The domain this agent serves as (default\: $PCISTORE_AGENT_DOMAIN, else 0).]:domid:'
+        '--heartbeat[Seconds between heartbeats.]:seconds:'
+        '--refresh[Seconds between readings of the bus (published when it changed).]:seconds:'
+        '--page-bytes[Longest value written (a discovery page); lower it when the store'\''s node quota is smaller than cxenstored'\''s 2048 bytes.]:bytes:'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_pcistore_agent-register() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
+        '--dry-run[Print exactly what would be written and done; change nothing.]'
+        '--domain[The agent'\''s domain (0 when dom0 runs it).]:domid:'
+        '*--bus[A bus the agent serves (0000\:03); repeat for more. Default\: every bus it sees.]:bus:'
+        '--slots[Request slots (requests in flight at once).]:slots:'
+        '--pages[Discovery pages (the default holds 256 devices at the least).]:pages:'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_pcistore_agent-unregister() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
+        '--dry-run[Print exactly what would be written and done; change nothing.]'
+        '--domain[The agent'\''s domain.]:domid:'
+        '--force[Remove it even with requests in flight (their results are lost).]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_pcistore_agent-list() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
+        '--json[One JSON document.]'
+        '(-h --help)'{-h,--help}'[Show help information.]'
+    )
+    _arguments -w -s -S : "${arg_specs[@]}" && ret=0
+
+    return "${ret}"
+}
+
+_pcistore_agent-wait() {
+    local -i ret=1
+    local -ar arg_specs=(
+        '--store[xenstore, file\:PATH or auto (default\: $PCISTORE_STORE, else auto).]:store:'
+        '--domain[The agent'\''s domain (default\: the one holding the request).]:domid:'
+        '--timeout[When the devices belong to an agent\: seconds to wait for its answer.]:seconds:'
+        '--down-after[Seconds the agent'\''s heartbeat may stand still before it counts as down (default\: three heartbeats, at least 5).]:seconds:'
+        '--request-id[Id of the request sent to the agent (default\: a new one); the same id again waits for that request instead of sending another.]:id:'
+        ':id:'
         '(-h --help)'{-h,--help}'[Show help information.]'
     )
     _arguments -w -s -S : "${arg_specs[@]}" && ret=0
