@@ -12,6 +12,9 @@ cd "$repo"
 bash Benchmarks/run.sh --quick
 bash Benchmarks/run-pci.sh --quick
 bash Benchmarks/run-serve.sh --quick
+# libFuzzer + AddressSanitizer on the wire codec and the server session,
+# from the committed seeds, for a bounded time (Fuzz/run.sh).
+bash Fuzz/run.sh 60
 # A real Debian kernel under QEMU (TCG) with emulated PCI devices: discover,
 # seize to pci-stub and vfio-pci, rebind, reset, refusals, rollback on the
 # guest's real sysfs (scripts/qemu/README.md).
