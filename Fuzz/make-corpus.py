@@ -120,11 +120,13 @@ def corpus():
                                  ("TRANSACTION_END", "T", tx=1))
     c["transaction-nested"] = (WHOLE, Session()("TRANSACTION_START", "")("TRANSACTION_START", "", tx=1)
                                ("TRANSACTION_END", "T", tx=7)("RESET_WATCHES", "")("READ", "/", tx=1))
-    # A child list over 4096 bytes: DIRECTORY says E2BIG, then the parts.
+    # A child list over 4096 bytes (12 long names, so the input stays
+    # small): DIRECTORY says E2BIG, then the parts, from a name's start, from
+    # the middle of one and from past the end.
     big = Session()
-    for i in range(220):
-        big("MKDIR", "/big/child-%04d-%s" % (i, "x" * 12))
-    big("DIRECTORY", "/big")("DIRECTORY_PART", "/big", "0")("DIRECTORY_PART", "/big", "4070")
+    for i in range(12):
+        big("MKDIR", "/big/%02d-%s" % (i, "x" * 397))
+    big("DIRECTORY", "/big")("DIRECTORY_PART", "/big", "0")("DIRECTORY_PART", "/big", "4010")
     big("DIRECTORY_PART", "/big", "3")("DIRECTORY_PART", "/big", "99999")
     c["directory-part-long"] = (WHOLE, big)
     c["domains"] = (WHOLE, Session()("GET_DOMAIN_PATH", "0")("GET_DOMAIN_PATH", "32751")

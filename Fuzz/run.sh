@@ -25,5 +25,5 @@ mkdir -p .work/corpus .work/artifacts
 # reports as an underflow, burying the real failure: leave crashes to
 # libFuzzer's handler.
 SWIFT_BACKTRACE=enable=no "$bin" .work/corpus corpus \
-    -dict=wire.dict -max_total_time="$seconds" -max_len=16384 -timeout=10 -rss_limit_mb=4096 \
+    -dict=wire.dict -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=4096 \
     -artifact_prefix=.work/artifacts/ -print_final_stats=1
