@@ -21,12 +21,26 @@ public struct PCIDatabase: Sendable {
     /// Runs `body` in a store transaction with the record view; store errors
     /// come out as `PCIStoreError(.store)`.
     func transaction<T>(_ body: (DatabaseTransaction) throws -> T) throws -> T {
-        do {
-            return try store.transaction(policy: retry) { tx in try body(DatabaseTransaction(tx)) }
-        } catch let e as XenStoreError {
-            throw PCIStoreError(e)
+        // A XenStore transaction reads each node when it first touches it, so
+        // a device another writer is changing meanwhile can look mixed (its
+        // state from before, its domain from after) and break a rule, where
+        // the commit would have failed EAGAIN. So a record that looks corrupt
+        // is read again in a new transaction before it is believed.
+        var again = Self.corruptRereads
+        while true {
+            do {
+                return try store.transaction(policy: retry) { tx in try body(DatabaseTransaction(tx)) }
+            } catch let e as XenStoreError {
+                throw PCIStoreError(e)
+            } catch let e as PCIStoreError {
+                guard e.kind == .corrupt, again > 0 else { throw e }
+                again -= 1
+            }
         }
     }
+
+    /// How often a corrupt-looking read is repeated before it is reported.
+    static let corruptRereads = 2
 
     // MARK: - Layout
 
