@@ -95,20 +95,25 @@ extension PCIDatabase {
     /// resources recorded at assignment (never re-read from sysfs).
     public func release(_ targets: [SBDF], sysfs: Sysfs?, dryRun: Bool = false) throws -> Report {
         guard !targets.isEmpty else { throw PCIStoreError.badInput("no device given") }
-        return try release(sysfs: sysfs, dryRun: dryRun) { t in
-            var set = Set<SBDF>()
-            for a in targets {
-                let r = try t.existing(a)
-                guard r.state == .assigned else { throw PCIStoreError.refused("\(a) is not assigned (\(r.state.rawValue))") }
-                set.insert(a)
-                if !r.splitOverride {
-                    for p in r.peers where p != a {
-                        if let pr = try t.record(p), pr.state == .assigned, pr.domain == r.domain, !pr.splitOverride { set.insert(p) }
-                    }
+        return try release(sysfs: sysfs, dryRun: dryRun) { t in try releaseSet(targets, t) }
+    }
+
+    /// The devices a release of `targets` takes: each must be assigned, and
+    /// its slot and group peers of the same domain go with it (unless a
+    /// split was recorded), whether the bus is here or an agent's.
+    func releaseSet(_ targets: [SBDF], _ t: DatabaseTransaction) throws -> [SBDF] {
+        var set = Set<SBDF>()
+        for a in targets {
+            let r = try t.existing(a)
+            guard r.state == .assigned else { throw PCIStoreError.refused("\(a) is not assigned (\(r.state.rawValue))") }
+            set.insert(a)
+            if !r.splitOverride {
+                for p in r.peers where p != a {
+                    if let pr = try t.record(p), pr.state == .assigned, pr.domain == r.domain, !pr.splitOverride { set.insert(p) }
                 }
             }
-            return set.sorted()
         }
+        return set.sorted()
     }
 
     /// `release --domain D`: every device the domain owns. The owners are

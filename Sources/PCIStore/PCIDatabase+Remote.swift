@@ -132,6 +132,16 @@ extension PCIDatabase {
             }
             return report
         }
+        return try await settle(submitted, name: name, agent: agent, after: report)
+    }
+
+    /// A request written into a slot, with the records it moved.
+    /// Waits for the agent's answer to a submitted request, then frees its
+    /// slot and applies the answer in one transaction; a `failed` answer
+    /// (records put back) is thrown with the agent's reason.
+    private func settle(_ submitted: Submitted, name: DeviceName?, agent: AgentClient,
+                        after report: Report) async throws -> Report {
+        let req = submitted.request
         let (result, reason) = try await answer(agent, req.id, slot: submitted.slot) { t in
             try self.revert(req, t, to: submitted.before)
         }
@@ -143,12 +153,12 @@ extension PCIDatabase {
             return (applied, out)
         }
         if result.state == .failed { throw Self.failure(agent, result, reason) }
+        var report = report
         report.append(last)
         report.devices = final
         return report
     }
 
-    /// A request written into a slot, with the records it moved.
     struct Submitted {
         var slot: Int
         var request: AgentRequest
@@ -206,20 +216,7 @@ extension PCIDatabase {
             }
             return report
         }
-        let (result, reason) = try await answer(agent, req.id, slot: submitted.slot) { t in
-            try self.revert(req, t, to: submitted.before)
-        }
-        let (final, last): ([DeviceRecord], Report) = try transaction { t in
-            var out = Report()
-            try agent.clear(submitted.slot, req.id, t.tx)
-            let applied = try applyAnswer(req, result, name: nil, t, before: submitted.before)
-            out.add(try t.commit(apply: true))
-            return (applied, out)
-        }
-        if result.state == .failed { throw Self.failure(agent, result, reason) }
-        report.append(last)
-        report.devices = final
-        return report
+        return try await settle(submitted, name: nil, agent: agent, after: report)
     }
 
     /// Applies a finished seize or rebind to the records of its devices that
@@ -387,20 +384,7 @@ extension PCIDatabase {
                         dryRun: Bool = false) async throws -> Report {
         guard !targets.isEmpty else { throw PCIStoreError.badInput("no device given") }
         if !dryRun { _ = try collectAgentResults(agent) }
-        let select: (DatabaseTransaction) throws -> [SBDF] = { t in
-            var set = Set<SBDF>()
-            for a in targets {
-                let r = try t.existing(a)
-                guard r.state == .assigned else { throw PCIStoreError.refused("\(a) is not assigned (\(r.state.rawValue))") }
-                set.insert(a)
-                if !r.splitOverride {
-                    for p in r.peers where p != a {
-                        if let pr = try t.record(p), pr.state == .assigned, pr.domain == r.domain, !pr.splitOverride { set.insert(p) }
-                    }
-                }
-            }
-            return set.sorted()
-        }
+        let select: (DatabaseTransaction) throws -> [SBDF] = { t in try self.releaseSet(targets, t) }
         let chosen = try transaction { t in try select(t) }
         var report = Report()
         var methods: [SBDF: String] = [:]
