@@ -9,7 +9,8 @@ import XenStore
 /// the layout, not bytes): entries separated by spaces, each
 /// `AT/BY/TOOL/OP/STATE/DOMAIN`, e.g.
 /// `2026-11-25T20:00:00Z/0/pcistore/discover/present/none 2026-11-25T20:05:00Z/0/pcistore/assign/assigned/5`.
-/// At most 8 × 70 bytes: well inside the 2048 bytes a domain may write.
+/// At most 8 entries of at most 109 bytes (879 with the spaces): well inside
+/// the 2048 bytes a domain may write.
 public struct DeviceHistory: Hashable, Sendable {
     public static let capacity = 8
 
