@@ -60,24 +60,25 @@ public struct BootManifest: Sendable {
             if let dom = d.domain, dom == 0 || dom > Int(DomID.maxValue) || dom < 0 {
                 throw SchemaViolation(path: at + ".domain", "\(dom) is not a guest domain (1…\(DomID.maxValue), or null for the pool)")
             }
-            func list(_ xs: [String]) throws(SchemaViolation) -> String {
-                var names: [String] = []
-                for x in xs {
-                    do { names.append(try SBDF(x).nodeName.rawValue) } catch { throw SchemaViolation(path: at + ".group_members", error.problem) }
-                }
-                return names.isEmpty ? "none" : names.joined(separator: ",")
+            var members: [String] = []
+            for x in d.group_members ?? [] {
+                do { members.append(try SBDF(x).description) } catch { throw SchemaViolation(path: at + ".group_members", error.problem) }
             }
-            let bars = (d.bars ?? []).map { "bar\($0.index)=\($0.kind):\($0.start)+\($0.size)" }
-            var nodes: [String: String] = [
-                "identity": "vendor=\(d.vendor) device=\(d.device) subvendor=\(d.subvendor ?? "0000") subdevice=\(d.subdevice ?? "0000") class=\(d.class ?? "000000") revision=\(d.revision ?? "00")",
-                "topology": "slot-functions=\((d.slot_functions ?? [Int(a.function)]).map(String.init).joined(separator: ",")) iommu-group=\(d.iommu_group.map(String.init) ?? "none") group-members=\(try list(d.group_members ?? [])) physfn=none virtfns=none numa=\(d.numa ?? -1)",
-                "resources": (["irq=\(d.irq ?? 0)", "msi=\(d.msi == true ? 1 : 0)", "msix=\(d.msix == true ? 1 : 0)"] + bars).joined(separator: " "),
-                "state": d.domain == nil ? DeviceState.assignable.rawValue : DeviceState.assigned.rawValue,
-                "domain": d.domain.map(String.init) ?? "none",
-                "driver": "none", "stub": Self.bootStub.rawValue, "reset": "none", "changed": stamp.encoded,
-            ]
-            if let n = d.name { nodes["name"] = n }
-            let r = try DeviceRecord(address: a, nodes: nodes, at: at)
+            // Through the dump's own JSON form, so a manifest is checked by
+            // the same encoding as every other way in.
+            let device = DatabaseJSON.Device(
+                address: a.description, node: a.nodeName.rawValue,
+                state: (d.domain == nil ? DeviceState.assignable : .assigned).rawValue,
+                domain: d.domain.map { UInt16($0) }, name: d.name, driver: nil, stub: Self.bootStub.rawValue, reset: nil,
+                override: false,
+                identity: .init(vendor: d.vendor, device: d.device, subvendor: d.subvendor ?? "0000", subdevice: d.subdevice ?? "0000",
+                                class: d.class ?? "000000", revision: d.revision ?? "00"),
+                topology: .init(slot_functions: d.slot_functions ?? [Int(a.function)], iommu_group: d.iommu_group,
+                                group_members: members, physfn: nil, virtfns: [], numa: d.numa ?? -1),
+                resources: .init(irq: d.irq ?? 0, msi: d.msi == true, msix: d.msix == true, bars: d.bars ?? []),
+                changed: .init(at: ChangeStamp.rfc3339Text(stamp.time), by: stamp.domain, tool: stamp.tool, op: stamp.operation),
+                history: nil)
+            let r = try DatabaseJSON.record(device, at: at)
             if let p = r.problems.first { throw SchemaViolation(path: at, p) }
             out.append(r)
         }

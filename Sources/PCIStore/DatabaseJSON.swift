@@ -140,7 +140,7 @@ public enum DatabaseJSON {
 
     /// Back to a record, through the node encoding, so JSON and nodes can
     /// never disagree about what is valid.
-    public static func record(_ d: Device) throws(SchemaViolation) -> DeviceRecord {
+    public static func record(_ d: Device, at place: String? = nil) throws(SchemaViolation) -> DeviceRecord {
         let a = try SBDF(d.address)
         let bars = d.resources.bars.map { "bar\($0.index)=\($0.kind):\($0.start)+\($0.size)" }
         func list(_ xs: [String]) -> String {
@@ -159,7 +159,7 @@ public enum DatabaseJSON {
             nodes["history"] = h.map { "\($0.at)/\($0.by)/\($0.tool)/\($0.op)/\($0.state)/\($0.domain.map(String.init) ?? "none")" }
                 .joined(separator: " ")
         }
-        return try DeviceRecord(address: a, nodes: nodes, at: "device \(d.address)")
+        return try DeviceRecord(address: a, nodes: nodes, at: place ?? "device \(d.address)")
     }
 
     public static func encode(_ records: [DeviceRecord]) -> String {

@@ -27,15 +27,16 @@ extension PCIDatabase {
     public func adopt(sysfs: Sysfs, dryRun: Bool = false) throws -> Report {
         let held = sysfs.bound(to: .pciback)
         let slots = Set(sysfs.pcibackSlots())
-        let onBus: Set<SBDF>
-        do { onBus = Set(try sysfs.devices()) } catch { throw PCIStoreError.sysfs(error, "adopt") }
+        let bus: [SBDF]
+        do { bus = try sysfs.devices() } catch { throw PCIStoreError.sysfs(error, "adopt") }
+        let onBus = Set(bus)
         if !dryRun {
             try initialize()
             _ = try recover(sysfs: sysfs)
         }
         var discovered: [SBDF: DeviceRecord] = [:]
         let stamp = actor.stamp("adopt")
-        for a in held where onBus.contains(a) { discovered[a] = try self.discovered(a, sysfs, stamp) }
+        for a in held where onBus.contains(a) { discovered[a] = try self.discovered(a, sysfs, stamp, bus: bus) }
         return try transaction { t in
             var report = Report()
             let libxl = try Self.readLibxl(t.tx, notes: &report.notes)

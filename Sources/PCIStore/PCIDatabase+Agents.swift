@@ -24,16 +24,60 @@ extension PCIDatabase {
     public func agentOwning(_ devices: [SBDF]) throws -> DomID? {
         let agents = try agents()
         guard !agents.isEmpty else { return nil }
-        var owners: [DomID?: [SBDF]] = [:]
-        for a in devices {
-            owners[agents.first(where: { $0.value.claim.covers(a) })?.key, default: []].append(a)
-        }
+        let owners = Self.busOwners(devices, agents)
         guard owners.count <= 1 else {
             let parts = owners.sorted { ($0.key?.rawValue ?? 0, $0.key == nil ? 0 : 1) < ($1.key?.rawValue ?? 0, $1.key == nil ? 0 : 1) }
                 .map { "\($0.value.map(\.description).joined(separator: " ")) (\($0.key.map { "agent \($0)" } ?? "this host's bus"))" }
             throw PCIStoreError.badInput("the devices belong to different buses' owners: \(parts.joined(separator: "; ")); act on each owner's devices separately")
         }
         return owners.keys.first ?? nil
+    }
+
+    /// `devices` grouped by who owns their bus: an agent's domain, or nil
+    /// for this host's own bus.
+    static func busOwners(_ devices: [SBDF], _ agents: [DomID: AgentConfig]) -> [DomID?: [SBDF]] {
+        var owners: [DomID?: [SBDF]] = [:]
+        for a in devices {
+            owners[agents.first(where: { $0.value.claim.covers(a) })?.key, default: []].append(a)
+        }
+        return owners
+    }
+
+    /// `discover` wherever the buses are: this host's own bus (unless an
+    /// agent claims every bus, or there is none here: Arm, dom0less), then
+    /// what each agent publishes (`refresh`: after asking it to read again).
+    public func discoverEverywhere(sysfs: Sysfs, agent: (DomID) -> AgentClient, refresh: Bool,
+                                   requestID: RequestID?, dryRun: Bool) async throws -> Report {
+        let agents = try agents()
+        var report = Report()
+        let local = agents.isEmpty || (!agents.values.contains { $0.claim == .all } && (try? sysfs.devices()) != nil)
+        if local { report.append(try discover(sysfs: sysfs, dryRun: dryRun)) }
+        for d in agents.keys.sorted() {
+            report.append(try await importDiscovery(agent: agent(d), refresh: refresh, requestID: requestID, dryRun: dryRun))
+        }
+        return report
+    }
+
+    /// `release` wherever the buses are: each owner releases its own
+    /// devices, this host's bus first, then each agent's. With `domain`,
+    /// every device that domain owns.
+    public func releaseEverywhere(_ targets: [SBDF], domain: DomID?, sysfs: Sysfs, agent: (DomID) -> AgentClient,
+                                  requestID: RequestID?, dryRun: Bool) async throws -> Report {
+        let agents = try agents()
+        if let domain, agents.isEmpty { return try release(domain: domain, sysfs: sysfs, dryRun: dryRun) }
+        let chosen = try domain.map { d in try read().image.devices.values.filter { $0.domain == d }.map(\.address) } ?? targets
+        let owners = Self.busOwners(chosen, agents)
+        // Named devices of two owners are refused (as every other command
+        // does); a domain's devices may span owners.
+        if domain == nil, owners.count > 1 { _ = try agentOwning(chosen) }
+        var report = Report()
+        if let local = owners[nil] { report.append(try release(local, sysfs: sysfs, dryRun: dryRun)) }
+        for (d, list) in owners.sorted(by: { ($0.key?.rawValue ?? 0) < ($1.key?.rawValue ?? 0) }) {
+            guard let d else { continue }
+            report.append(try await release(list, agent: agent(d), requestID: requestID, dryRun: dryRun))
+        }
+        if chosen.isEmpty { report.notes.append("nothing to release") }
+        return report
     }
 
     /// Every agent's area as values, with every problem found.

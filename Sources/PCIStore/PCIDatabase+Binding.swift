@@ -216,9 +216,12 @@ extension PCIDatabase {
     // MARK: - Helpers
 
     /// A `present` record made from sysfs, for a device not yet discovered.
-    func discovered(_ a: SBDF, _ sysfs: Sysfs, _ stamp: ChangeStamp) throws -> DeviceRecord {
-        do {
-            let all = try sysfs.devices()
+    /// The device as sysfs shows it now; `bus`, when the caller already
+    /// listed it, saves listing it again for every device.
+    func discovered(_ a: SBDF, _ sysfs: Sysfs, _ stamp: ChangeStamp, bus: [SBDF]? = nil) throws -> DeviceRecord {
+        do throws(SysfsError) {
+            let all: [SBDF]
+            if let bus { all = bus } else { all = try sysfs.devices() }
             let (i, t, r) = try sysfs.describe(a, among: all)
             return DeviceRecord(address: a, identity: i, topology: t, resources: r, originalDriver: sysfs.driver(of: a), changed: stamp)
         } catch {

@@ -21,16 +21,8 @@ struct Discover: AsyncParsableCommand {
     func run() async throws {
         try await Output.guarded {
             let db = try global.database()
-            let agents = try db.agents()
-            let s = sysfs.value
-            var report = Report()
-            // With agents, this host may have no PCI bus of its own (Arm, dom0less).
-            let local = agents.isEmpty || (!agents.values.contains { $0.claim == .all } && (try? s.devices()) != nil)
-            if local { report.append(try db.discover(sysfs: s, dryRun: dry.dryRun)) }
-            for d in agents.keys.sorted() {
-                report.append(try await db.importDiscovery(agent: wait.client(db, d), refresh: !cached,
-                                                           requestID: wait.requestId, dryRun: dry.dryRun))
-            }
+            let report = try await db.discoverEverywhere(sysfs: sysfs.value, agent: { wait.client(db, $0) }, refresh: !cached,
+                                                         requestID: wait.requestId, dryRun: dry.dryRun)
             Output.report(report, dryRun: dry.dryRun)
         }
     }
@@ -168,24 +160,8 @@ struct Release: AsyncParsableCommand {
     func run() async throws {
         try await Output.guarded {
             let db = try global.database()
-            let agents = try db.agents()
-            var r = Report()
-            if let domain, agents.isEmpty {
-                r = try db.release(domain: domain, sysfs: sysfs.value, dryRun: dry.dryRun)
-            } else {
-                let targets = try domain.map { d in try db.read().image.devices.values.filter { $0.domain == d }.map(\.address) }
-                    ?? devices.map { try db.resolve($0) }
-                // Each bus owner releases its own devices: this host's bus, then each agent.
-                var owners: [DomID?: [SBDF]] = [:]
-                for a in targets { owners[agents.first(where: { $0.value.claim.covers(a) })?.key, default: []].append(a) }
-                if domain == nil, owners.count > 1 { _ = try db.agentOwning(targets) }
-                if let local = owners[nil] { r.append(try db.release(local, sysfs: sysfs.value, dryRun: dry.dryRun)) }
-                for (d, list) in owners.sorted(by: { ($0.key?.rawValue ?? 0) < ($1.key?.rawValue ?? 0) }) {
-                    guard let d else { continue }
-                    r.append(try await db.release(list, agent: wait.client(db, d), requestID: wait.requestId, dryRun: dry.dryRun))
-                }
-                if targets.isEmpty { r.notes.append("nothing to release") }
-            }
+            let r = try await db.releaseEverywhere(try devices.map { try db.resolve($0) }, domain: domain, sysfs: sysfs.value,
+                                                   agent: { wait.client(db, $0) }, requestID: wait.requestId, dryRun: dry.dryRun)
             Output.report(r, dryRun: dry.dryRun)
             for d in r.devices { print("\(d.address) resources: \(d.resources.encoded)") }
         }
